@@ -1,0 +1,1 @@
+"""Running tickerbeat's services as plain local processes: the embedded Redis, the demo and ``make run``."""

@@ -1,0 +1,58 @@
+"""Shared test harness: a private redis-server per session, the test database, CI-aware skips.
+
+Tests that need a service skip locally when it is missing and fail when ``CI`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import redis
+
+from stack.redis_server import RedisServer, RedisServerError
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip locally when ``condition`` is false; fail under CI, where every service must be present."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (required when CI is set)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A private redis-server on a free port, for the whole session."""
+    try:
+        server = RedisServer().start()
+    except RedisServerError as exc:
+        require(False, f"no usable redis-server: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """The private server's URL, flushed before each test."""
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """PostgreSQL from ``TEST_DATABASE_URL`` when set (CI), else a fresh SQLite file."""
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"

@@ -1,0 +1,85 @@
+"""The Celery app. ``celery -A worker worker -Q finnhub`` finds it as ``worker.app``.
+
+Settings are read once from the environment when this module is imported; a malformed variable stops
+the process with a message naming it. Queues and routes are derived from ``worker.queues.QUEUES``.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from worker.queues import QUEUES, queue_for_task, task_modules
+from worker.settings import Settings, SettingsError
+
+# RedBeat holds its lock for this long; a standby beat takes over at most this long after the active
+# one dies. beat_max_loop_interval must be shorter so the active beat renews the lock in time.
+REDBEAT_LOCK_TIMEOUT_SECONDS = 30
+BEAT_MAX_LOOP_INTERVAL_SECONDS = 5
+
+
+def route_task(name, args, kwargs, options, task=None, **kw):
+    """Celery router: a task goes to the queue that declares its module."""
+    queue = queue_for_task(name)
+    return {"queue": queue, "routing_key": queue} if queue else None
+
+
+def celery_config(settings: Settings) -> dict:
+    """Celery's configuration, derived from the settings and the queue declaration."""
+    transport = {
+        # A message not acked within this many seconds is delivered again (Redis broker).
+        # Longer than any task's run (fetch tasks wait at most quota_max_wait), never used for long ETAs.
+        "visibility_timeout": settings.visibility_timeout_seconds,
+    }
+    return {
+        "broker_url": settings.broker_url,
+        "result_backend": settings.result_backend,
+        "broker_transport_options": transport,
+        "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}},
+        "broker_connection_retry_on_startup": True,
+        "task_queues": [Queue(q.name, routing_key=q.name) for q in QUEUES],
+        "task_default_queue": "control",
+        "task_routes": (route_task,),
+        "task_create_missing_queues": False,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        # Late acks + reject on lost worker: a killed worker's task runs again; tasks are idempotent.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_track_started": True,
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        "result_expires": settings.result_expires_seconds,
+        "result_extended": False,
+        "timezone": "UTC",
+        "enable_utc": True,
+        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "redbeat_redis_url": settings.redbeat_redis_url,
+        "redbeat_key_prefix": "tickerbeat:redbeat",
+        "redbeat_lock_timeout": REDBEAT_LOCK_TIMEOUT_SECONDS,
+        "beat_max_loop_interval": BEAT_MAX_LOOP_INTERVAL_SECONDS,
+        "worker_hijack_root_logger": False,
+    }
+
+
+def _present(modules: tuple[str, ...]) -> list[str]:
+    import importlib.util
+
+    return [m for m in modules if importlib.util.find_spec(m) is not None]
+
+
+def make_app(settings: Settings) -> Celery:
+    app = Celery("tickerbeat", include=_present(task_modules()))
+    app.conf.update(celery_config(settings))
+    app.tickerbeat_settings = settings  # read by tasks through worker.context
+    return app
+
+
+try:
+    settings = Settings.from_env()
+except SettingsError as exc:  # a user mistake: say which variable, no traceback
+    raise SystemExit(f"tickerbeat: configuration error: {exc}") from None
+
+app = make_app(settings)

@@ -1,0 +1,186 @@
+"""One typed settings object, read from the environment.
+
+Every value has a default that runs the embedded stack (local Redis, a SQLite file, the real providers'
+public URLs); every malformed value fails at start with a ``SettingsError`` naming the variable and
+quoting what was wrong. API keys are held as ``Secret`` so that no repr, log line or traceback shows them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from worker.plans import DEFAULT_BASE_URLS, DEFAULT_POOLS, PLANS
+from worker.queues import PROVIDERS
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+class Secret:
+    """A string that never prints itself. ``reveal()`` is the only way to read it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """How to reach one provider: ``<P>_BASE_URL``, ``<P>_API_KEY``, ``<P>_PLAN``, ``<P>_QUOTA``."""
+
+    name: str
+    base_url: str
+    api_key: Secret
+    plan: str
+    quota: str  # policy text for ratelimits.parse_policy
+    monthly_usd: float
+    connect_timeout: float
+    read_timeout: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str
+    broker_url: str
+    result_backend: str
+    redbeat_redis_url: str
+    database_url: str
+    providers: Mapping[str, ProviderSettings]
+    pools: Mapping[str, int]
+    pool_lease_seconds: float
+    quota_guard_seconds: float
+    quota_max_wait_seconds: float
+    visibility_timeout_seconds: int
+    result_expires_seconds: int
+    monthly_budget_usd: float
+    budget_warning_usd: float
+    environ_name: str = field(default="production")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = _Env(os.environ if environ is None else environ)
+        redis_url = env.url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss", "unix"))
+        providers = {p: _provider(env, p) for p in PROVIDERS}
+        return cls(
+            redis_url=redis_url,
+            broker_url=env.url("CELERY_BROKER_URL", redis_url, schemes=("redis", "rediss", "unix")),
+            result_backend=env.url("CELERY_RESULT_BACKEND", redis_url, schemes=("redis", "rediss", "unix")),
+            redbeat_redis_url=env.url("REDBEAT_REDIS_URL", redis_url, schemes=("redis", "rediss", "unix")),
+            database_url=env.str("DATABASE_URL", "sqlite:///var/tickerbeat.db"),
+            providers=providers,
+            pools=env.pools("TICKERBEAT_POOLS", DEFAULT_POOLS),
+            pool_lease_seconds=env.number("TICKERBEAT_POOL_LEASE_SECONDS", 300.0, minimum=1.0),
+            quota_guard_seconds=env.number("TICKERBEAT_QUOTA_GUARD_SECONDS", 0.02, minimum=0.0, maximum=5.0),
+            quota_max_wait_seconds=env.number("TICKERBEAT_QUOTA_MAX_WAIT_SECONDS", 30.0, minimum=0.0),
+            visibility_timeout_seconds=int(env.number("TICKERBEAT_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=60)),
+            result_expires_seconds=int(env.number("TICKERBEAT_RESULT_EXPIRES_SECONDS", 86400, minimum=60)),
+            monthly_budget_usd=env.number("TICKERBEAT_MONTHLY_BUDGET_USD", 50.0, minimum=0.0),
+            budget_warning_usd=env.number("TICKERBEAT_BUDGET_WARNING_USD", 40.0, minimum=0.0),
+            environ_name=env.str("TICKERBEAT_ENV", "production"),
+        )
+
+
+def _provider(env: _Env, name: str) -> ProviderSettings:
+    prefix = name.upper()
+    plans = PLANS[name]
+    plan = env.str(f"{prefix}_PLAN", "free")
+    if plan not in plans:
+        raise SettingsError(f"{prefix}_PLAN: unknown plan {plan!r}; choose one of {', '.join(sorted(plans))}")
+    quota = env.str(f"{prefix}_QUOTA", plans[plan].policy)
+    _check_policy(f"{prefix}_QUOTA", quota)
+    return ProviderSettings(
+        name=name,
+        base_url=env.url(f"{prefix}_BASE_URL", DEFAULT_BASE_URLS[name], schemes=("http", "https")).rstrip("/"),
+        api_key=Secret(env.str(f"{prefix}_API_KEY", "")),
+        plan=plan,
+        quota=quota,
+        monthly_usd=env.number(f"{prefix}_MONTHLY_USD", plans[plan].monthly_usd, minimum=0.0),
+        connect_timeout=env.number(f"{prefix}_CONNECT_TIMEOUT_SECONDS", 5.0, minimum=0.1),
+        read_timeout=env.number(f"{prefix}_READ_TIMEOUT_SECONDS", 30.0, minimum=0.1),
+    )
+
+
+def _check_policy(variable: str, text: str) -> None:
+    from ratelimits import PolicyError, parse_policy
+
+    try:
+        parse_policy(text)
+    except PolicyError as exc:
+        raise SettingsError(f"{variable}: {exc}") from None
+
+
+class _Env:
+    """Typed reads of environment variables; every failure names the variable."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def str(self, name: str, default: str) -> str:
+        value = self._environ.get(name)
+        return default if value is None or value.strip() == "" else value.strip()
+
+    def number(self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
+        raw = self._environ.get(name)
+        if raw is None or raw.strip() == "":
+            return float(default)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise SettingsError(f"{name}: expected a finite number, got {raw!r}")
+        if minimum is not None and value < minimum:
+            raise SettingsError(f"{name}: must be at least {minimum:g}, got {raw!r}")
+        if maximum is not None and value > maximum:
+            raise SettingsError(f"{name}: must be at most {maximum:g}, got {raw!r}")
+        return value
+
+    def url(self, name: str, default: str, *, schemes: tuple[str, ...]) -> str:
+        value = self.str(name, default)
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or (parts.scheme != "unix" and not parts.netloc):
+            raise SettingsError(f"{name}: expected a {'/'.join(schemes)} URL, got {_redact_url(value)!r}")
+        return value
+
+    def pools(self, name: str, default: Mapping[str, int]) -> dict[str, int]:
+        raw = self._environ.get(name)
+        pools = dict(default)
+        if raw is None or raw.strip() == "":
+            return pools
+        for item in raw.split(","):
+            key, sep, size = item.partition("=")
+            key, size = key.strip(), size.strip()
+            if not sep or not key or not size.isdigit() or int(size) < 1:
+                raise SettingsError(f"{name}: expected entries like 'api_calls=5', got {item.strip()!r}")
+            pools[key] = int(size)
+        return pools
+
+
+def _redact_url(url: str) -> str:
+    """A URL with any password replaced, for error messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(parts.password, "***")
+    return url
