@@ -1,0 +1,71 @@
+"""The schedule table and its calendar gate, from a table of instants whose answers come from the
+NYSE calendar (Thanksgiving 2026-11-26 closed, 2026-11-27 closes at 13:00, DST starts 2026-03-08 and
+ends 2026-11-01)."""
+
+from datetime import date, datetime, timezone
+
+import pytest
+
+import beat_schedule
+from beat_schedule import BY_NAME, ENTRIES, due_day
+
+
+def utc(*args):
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("entry", "now", "expected"),
+    [
+        ("tier2-quotes-close", utc(2026, 11, 25, 21, 0), date(2026, 11, 25)),  # 16:00 EST
+        ("tier2-quotes-close", utc(2026, 11, 25, 20, 0), None),  # 15:00 EST: the EDT firing
+        ("tier2-quotes-close", utc(2026, 7, 15, 20, 0), date(2026, 7, 15)),  # 16:00 EDT
+        ("tier2-quotes-close", utc(2026, 7, 15, 21, 0), None),  # 17:00 EDT: the EST firing
+        ("tier2-quotes-close", utc(2026, 11, 26, 21, 0), None),  # Thanksgiving
+        ("tier2-quotes-close", utc(2026, 11, 28, 21, 0), None),  # Saturday
+        ("tier2-quotes-close", utc(2026, 3, 9, 20, 0), date(2026, 3, 9)),  # first EDT Monday
+        ("tier2-quotes-close", utc(2026, 3, 6, 21, 0), date(2026, 3, 6)),  # last EST Friday
+        ("tier2-quotes-close", utc(2026, 11, 25, 21, 12), date(2026, 11, 25)),  # started a bit late
+        ("tier1-quotes-hourly", utc(2026, 11, 25, 14, 30), date(2026, 11, 25)),  # 09:30 EST open
+        ("tier1-quotes-hourly", utc(2026, 11, 25, 13, 30), None),  # 08:30 EST, before the open
+        ("tier1-quotes-hourly", utc(2026, 11, 25, 20, 30), date(2026, 11, 25)),  # 15:30 EST
+        ("tier1-quotes-hourly", utc(2026, 11, 25, 21, 30), None),  # 16:30 EST, after the close
+        ("tier1-quotes-hourly", utc(2026, 11, 27, 17, 30), date(2026, 11, 27)),  # 12:30 on a half day
+        ("tier1-quotes-hourly", utc(2026, 11, 27, 18, 30), None),  # 13:30: half day already closed
+        ("tier1-quotes-hourly", utc(2026, 7, 15, 13, 30), date(2026, 7, 15)),  # 09:30 EDT
+        ("eod-bars", utc(2026, 11, 26, 5, 30), date(2026, 11, 25)),  # 00:30 EST Thu -> Wednesday's session
+        ("eod-bars", utc(2026, 11, 27, 5, 30), date(2026, 11, 25)),  # after Thanksgiving: still Wednesday
+        ("eod-bars", utc(2026, 11, 28, 5, 30), date(2026, 11, 27)),  # the half day's session
+        ("tier-reassignment", utc(2026, 12, 1, 11, 0), date(2026, 12, 1)),  # first session of December
+        ("tier-reassignment", utc(2026, 12, 2, 11, 0), None),
+        ("tier-reassignment", utc(2026, 11, 2, 11, 0), date(2026, 11, 2)),  # Monday 2 Nov, after DST ended
+        ("hung-chord-watchdog", utc(2026, 11, 28, 3, 0), date(2026, 11, 27)),  # 22:00 EST Friday, any day
+    ],
+)
+def test_calendar_gate(entry, now, expected):
+    assert due_day(BY_NAME[entry], now) == expected
+
+
+def test_every_slot_is_reachable_from_its_crontab():
+    """The crontab fires at the slot's UTC hour under both offsets, and the gate lets one through."""
+    for e in ENTRIES:
+        cron = e.crontab()
+        for hour, minute in e.slots():
+            assert minute in cron.minute
+            assert {(hour + 4) % 24, (hour + 5) % 24} <= set(cron.hour)
+
+
+def test_entries_have_names_reasons_and_expiry():
+    names = [e.name for e in ENTRIES]
+    assert len(names) == len(set(names))
+    for e in ENTRIES:
+        assert e.why.strip() and e.expires > 0
+        assert e.calendar in {"session", "market-hours", "after-session", "monthly", "weekly", "daily"}
+
+
+def test_beat_schedule_carries_the_entry_name_and_expiry():
+    schedule = beat_schedule.beat_schedule()
+    assert set(schedule) == set(BY_NAME)
+    for name, spec in schedule.items():
+        assert spec["kwargs"]["_entry"] == name
+        assert spec["options"]["expires"] == BY_NAME[name].expires
