@@ -1,0 +1,121 @@
+"""Checks every record passes before a client returns it (pure, no I/O beyond the exchange calendar).
+
+Parsers turn missing or unparseable numbers into NaN so that a bad row reaches exactly one place: here.
+A record with a problem is dropped, counted and logged with its symbol and the reason; it is never
+returned.
+
+Rules:
+- prices (open, high, low, close/price, previous close, vwap when given) are finite and positive;
+- high >= low, and open and close (a quote's price) lie within [low, high];
+- volume is finite and non-negative;
+- a bar's day is an NYSE trading day (``marketcal.is_trading_day``) and, when ``last_complete`` is given,
+  not after it (a bar of a session still in progress is partial, not a daily bar).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from datetime import date
+
+import marketcal
+from providers.records import DailyBar, Quote, Record, SymbolInfo
+
+log = logging.getLogger(__name__)
+
+
+def _price_problem(name: str, value: object) -> str | None:
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        return f"{name} {value!r} is not a finite positive price"
+    return None
+
+
+def _range_problem(open_: float, high: float, low: float, close: float, close_name: str) -> str | None:
+    if high < low:
+        return f"high {high!r} is below low {low!r}"
+    if not low <= open_ <= high:
+        return f"open {open_!r} is outside [low {low!r}, high {high!r}]"
+    if not low <= close <= high:
+        return f"{close_name} {close!r} is outside [low {low!r}, high {high!r}]"
+    return None
+
+
+def bar_problem(bar: DailyBar, last_complete: date | None = None) -> str | None:
+    """Why ``bar`` must not be returned, or None when it is sound."""
+    for name in ("open", "high", "low", "close"):
+        problem = _price_problem(name, getattr(bar, name))
+        if problem:
+            return problem
+    if bar.vwap is not None:
+        problem = _price_problem("vwap", bar.vwap)
+        if problem:
+            return problem
+    v = bar.volume
+    if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+        return f"volume {v!r} is not a finite non-negative number"
+    problem = _range_problem(bar.open, bar.high, bar.low, bar.close, "close")
+    if problem:
+        return problem
+    try:
+        trading = marketcal.is_trading_day(bar.day)
+    except ValueError:  # exchange_calendars.errors.DateOutOfBounds
+        return f"day {bar.day.isoformat()} is outside the exchange calendar's range"
+    if not trading:
+        return f"day {bar.day.isoformat()} is not a trading day"
+    if last_complete is not None and bar.day > last_complete:
+        return f"day {bar.day.isoformat()} is after the last completed session {last_complete.isoformat()}"
+    return None
+
+
+def quote_problem(quote: Quote) -> str | None:
+    """Why ``quote`` must not be returned, or None when it is sound."""
+    for name in ("price", "open", "high", "low", "prev_close"):
+        problem = _price_problem(name, getattr(quote, name))
+        if problem:
+            return problem
+    for name in ("change", "change_pct"):
+        value = getattr(quote, name)
+        if value is not None and not (isinstance(value, int | float) and math.isfinite(value)):
+            return f"{name} {value!r} is not a finite number"
+    return _range_problem(quote.open, quote.high, quote.low, quote.price, "price")
+
+
+def record_problem(record: Record, last_complete: date | None = None) -> str | None:
+    """Dispatch to the check of ``record``'s type; listings (``SymbolInfo``) are checked when parsed."""
+    if isinstance(record, DailyBar):
+        return bar_problem(record, last_complete)
+    if isinstance(record, Quote):
+        return quote_problem(record)
+    if isinstance(record, SymbolInfo):
+        return None
+    raise TypeError(f"not a record: {type(record).__name__}")
+
+
+def keep_valid(
+    records: Iterable[Record], *, provider: str, endpoint: str, last_complete: date | None = None
+) -> tuple[tuple[Record, ...], int]:
+    """The sound records (order kept) and the number dropped; each drop is logged with its symbol."""
+    kept: list[Record] = []
+    dropped = 0
+    for record in records:
+        problem = record_problem(record, last_complete)
+        if problem is None:
+            kept.append(record)
+            continue
+        dropped += 1
+        day = getattr(record, "day", None)
+        log.warning(
+            "%s %s: dropped a bad row for %s%s: %s",
+            provider,
+            endpoint,
+            record.symbol,
+            f" on {day.isoformat()}" if day else "",
+            problem,
+        )
+    return tuple(kept), dropped
