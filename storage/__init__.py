@@ -1,0 +1,92 @@
+"""tickerbeat's storage: SQLAlchemy 2 models, idempotent upserts keyed by natural keys, readers, migrations.
+
+Sessions belong to the caller; nothing here creates one::
+
+    from storage import Database, upsert_bars
+    db = Database(url)
+    with db.session() as s, s.begin():
+        upsert_bars(s, bars)
+
+``storage`` imports nothing from tasks, worker, providers, sandbox or analysis: it takes URLs and plain
+records (mappings or objects with attributes named like the columns).
+"""
+
+from storage.bookkeeping import (
+    add_api_usage,
+    complete_batch,
+    record_run_finish,
+    record_run_start,
+    redrive_batch,
+    register_batch,
+    stalled_batches,
+)
+from storage.engine import DEFAULT_URL, Database, redact
+from storage.errors import StorageError
+from storage.panel import PANEL_FIELDS, Panel, to_panel
+from storage.reads import (
+    active_symbols,
+    bars_between,
+    bars_panel,
+    days_with_bars,
+    latest_bar_day,
+    latest_model_version,
+    latest_quotes,
+    quality_for,
+    recommendations_for,
+    stale_for,
+    symbols_missing_bar,
+    tiers,
+    usage_for,
+)
+from storage.writes import (
+    clear_stale,
+    mark_stale,
+    replace_recommendations,
+    upsert_bars,
+    upsert_indicators,
+    upsert_model_version,
+    upsert_predictions,
+    upsert_quality,
+    upsert_quotes,
+    upsert_symbols,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "PANEL_FIELDS",
+    "Database",
+    "Panel",
+    "StorageError",
+    "active_symbols",
+    "add_api_usage",
+    "bars_between",
+    "bars_panel",
+    "clear_stale",
+    "complete_batch",
+    "days_with_bars",
+    "latest_bar_day",
+    "latest_model_version",
+    "latest_quotes",
+    "mark_stale",
+    "quality_for",
+    "recommendations_for",
+    "record_run_finish",
+    "record_run_start",
+    "redact",
+    "redrive_batch",
+    "register_batch",
+    "replace_recommendations",
+    "stale_for",
+    "stalled_batches",
+    "symbols_missing_bar",
+    "tiers",
+    "to_panel",
+    "upsert_bars",
+    "upsert_indicators",
+    "upsert_model_version",
+    "upsert_predictions",
+    "upsert_quality",
+    "upsert_quotes",
+    "upsert_symbols",
+    "usage_for",
+]

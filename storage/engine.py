@@ -1,0 +1,128 @@
+"""One engine and one sessionmaker per process: ``Database(url)``.
+
+Sessions belong to the caller::
+
+    db = Database(settings.database_url)
+    with db.session() as s, s.begin():
+        upsert_bars(s, bars)
+
+SQLite (the embedded default): WAL journal so readers never block the writer, ``busy_timeout`` 30 s so
+concurrent writers wait instead of failing, foreign keys enforced; the file's directory is created.
+PostgreSQL (production): ``pool_pre_ping`` so connections dropped by a restart are replaced.
+After a fork (Celery's ``worker_process_init``) call ``db.dispose(close=False)``: the child gets a fresh
+pool and leaves the parent's connections alone.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.errors import StorageError
+
+BUSY_TIMEOUT_SECONDS = 30  # how long an SQLite writer waits for the write lock before failing
+DEFAULT_URL = "sqlite:///var/tickerbeat.db"  # the embedded default, relative to the working directory
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+def redact(url: str | URL) -> str:
+    """``url`` as text with any password replaced by ``***`` (safe for logs and error messages)."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    return _PASSWORD.sub(r"\1***@", str(url))
+
+
+def parse_url(url: str | URL) -> URL:
+    """The SQLAlchemy URL of ``url``; ``StorageError`` (password hidden) when it is not one."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise StorageError(f"not a database URL: {redact(url)!r}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StorageError(
+            f"unsupported database {parsed.get_backend_name()!r} in {redact(parsed)!r}: use sqlite:///path or "
+            "postgresql+psycopg://user@host/db"
+        )
+    return parsed
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file of an SQLite URL, or None for an in-memory database."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def build_engine(url: str | URL, **kwargs) -> Engine:
+    """An engine with tickerbeat's per-dialect settings; ``StorageError`` for an unusable URL."""
+    parsed = parse_url(url)
+    path = sqlite_path(parsed)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the directory of {redact(parsed)!r}: {exc.strerror}") from None
+    options = dict(kwargs)
+    if parsed.get_backend_name() == "postgresql":
+        options.setdefault("pool_pre_ping", True)
+    try:
+        engine = create_engine(parsed, **options)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise StorageError(f"no driver for {redact(parsed)!r}: {exc.__class__.__name__}") from None
+    except (ArgumentError, TypeError) as exc:
+        raise StorageError(f"bad database URL {redact(parsed)!r}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+class Database:
+    """The process's engine and sessionmaker (``expire_on_commit=False``: objects stay readable after commit)."""
+
+    def __init__(self, url: str | URL, **engine_options) -> None:
+        self.engine = build_engine(url, **engine_options)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def url(self) -> str:
+        """The URL with the password hidden."""
+        return redact(self.engine.url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self) -> Session:
+        """A new session; use as ``with db.session() as s, s.begin():``."""
+        return self._sessions()
+
+    def check(self) -> None:
+        """Connect once; ``StorageError`` (no password) when the database cannot be reached."""
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StorageError(f"cannot reach {self.url}: {redact(reason)}") from None
+
+    def dispose(self, close: bool = True) -> None:
+        """Drop the pool. After a fork pass ``close=False`` so the parent's connections are not closed."""
+        self.engine.dispose(close=close)
+
+    def __repr__(self) -> str:
+        return f"Database({self.url!r})"

@@ -1,0 +1,267 @@
+"""The schema: SQLAlchemy 2 typed models, one table per kind of fact, each keyed by its natural key.
+
+Natural keys make every write an idempotent upsert: a redelivered Celery task writes the same key again
+and changes values, never row counts. Units: prices in the listing currency, volumes in shares, ``*_pct``
+in percent, instants are aware UTC datetimes (``UTCDateTime``), days are exchange-local dates.
+
+Foreign keys only where a dangling reference is a bug: predictions and recommendations must name a
+registered model version. Bars, quotes and indicators deliberately do not reference ``symbols``: the
+grouped-daily endpoint answers for ~12,400 tickers and filtering to the universe is the caller's choice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import UTCDateTime
+
+TICKER = 32  # longest ticker we accept (US tickers are <= 10; class shares and warrants add suffixes)
+ACTIONS = ("buy", "hold", "sell")
+DEFAULT_TIER = 3  # a new symbol starts in the least frequently refreshed tier until tiering runs
+USAGE_COUNTS = ("calls", "ok", "throttled", "quota_exhausted", "errors", "deferred")
+INDICATORS = (
+    "sma_20",
+    "sma_50",
+    "sma_200",
+    "ema_20",
+    "ema_50",
+    "ema_200",
+    "rsi_14",
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "bb_upper",
+    "bb_middle",
+    "bb_lower",
+    "atr_14",
+    "volume_z",
+    "high_52w",
+    "low_52w",
+)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON(), float: Float()}
+
+
+class Symbol(Base):
+    """The universe. ``tier`` is assigned by tiering; ``pinned_tier`` (operator's choice) overrides it."""
+
+    __tablename__ = "symbols"
+
+    ticker: Mapped[str] = mapped_column(String(TICKER), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    exchange: Mapped[str | None] = mapped_column(String(32))
+    type: Mapped[str | None] = mapped_column(String(32))
+    currency: Mapped[str] = mapped_column(String(8), default="USD")
+    tier: Mapped[int] = mapped_column(Integer, default=DEFAULT_TIER)
+    pinned_tier: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    listed_on: Mapped[date | None] = mapped_column(Date)
+    delisted_on: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_symbols_active", "active"),)
+
+
+class DailyBar(Base):
+    """One session's OHLCV for one symbol. ``adjusted``: split-adjusted prices as the provider sent them."""
+
+    __tablename__ = "daily_bars"
+
+    symbol: Mapped[str] = mapped_column(String(TICKER), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    open: Mapped[float]
+    high: Mapped[float]
+    low: Mapped[float]
+    close: Mapped[float]
+    volume: Mapped[float]  # shares; float because aggregates carry fractional shares
+    vwap: Mapped[float | None]
+    adjusted: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(32))
+    fetched_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_daily_bars_day", "day"),)
+
+
+class Quote(Base):
+    """A quote as of ``at`` (the provider's timestamp, UTC)."""
+
+    __tablename__ = "quotes"
+
+    symbol: Mapped[str] = mapped_column(String(TICKER), primary_key=True)
+    at: Mapped[datetime] = mapped_column(primary_key=True)
+    price: Mapped[float]
+    change: Mapped[float | None]
+    change_pct: Mapped[float | None]  # percent
+    open: Mapped[float | None]
+    high: Mapped[float | None]
+    low: Mapped[float | None]
+    prev_close: Mapped[float | None]
+    source: Mapped[str] = mapped_column(String(32))
+    fetched_at: Mapped[datetime]
+
+
+class Indicator(Base):
+    """Indicator values of one symbol on one day; NULL where history is too short (never a made-up number)."""
+
+    __tablename__ = "indicators"
+
+    symbol: Mapped[str] = mapped_column(String(TICKER), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    sma_20: Mapped[float | None]
+    sma_50: Mapped[float | None]
+    sma_200: Mapped[float | None]
+    ema_20: Mapped[float | None]
+    ema_50: Mapped[float | None]
+    ema_200: Mapped[float | None]
+    rsi_14: Mapped[float | None]
+    macd: Mapped[float | None]
+    macd_signal: Mapped[float | None]
+    macd_hist: Mapped[float | None]
+    bb_upper: Mapped[float | None]
+    bb_middle: Mapped[float | None]
+    bb_lower: Mapped[float | None]
+    atr_14: Mapped[float | None]
+    volume_z: Mapped[float | None]
+    high_52w: Mapped[float | None]
+    low_52w: Mapped[float | None]
+
+    __table_args__ = (Index("ix_indicators_day", "day"),)
+
+
+class ModelVersion(Base):
+    """A trained model: its out-of-sample ``metrics`` (auc, rank_ic, folds...) and where its artifact lives."""
+
+    __tablename__ = "model_versions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trained_at: Mapped[datetime]
+    horizon_days: Mapped[int] = mapped_column(Integer)
+    features: Mapped[list[Any]]
+    metrics: Mapped[dict[str, Any]]
+    artifact: Mapped[str | None] = mapped_column(Text)  # path or URI of the pickled estimator
+
+
+class Prediction(Base):
+    """A model's score for one symbol on one day; ``prob_up`` in [0, 1]."""
+
+    __tablename__ = "predictions"
+
+    symbol: Mapped[str] = mapped_column(String(TICKER), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    model_version: Mapped[str] = mapped_column(
+        String(64), ForeignKey("model_versions.version"), primary_key=True
+    )
+    score: Mapped[float]
+    prob_up: Mapped[float | None]
+
+    __table_args__ = (Index("ix_predictions_day", "day"),)
+
+
+class Recommendation(Base):
+    """The day's ranked list (rank 1 = best); ``reasons`` is a JSON list of human-readable strings."""
+
+    __tablename__ = "recommendations"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(TICKER), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(4))
+    score: Mapped[float]
+    reasons: Mapped[list[Any]]
+    model_version: Mapped[str | None] = mapped_column(String(64), ForeignKey("model_versions.version"))
+
+    __table_args__ = (CheckConstraint("action IN ('buy', 'hold', 'sell')", name="ck_recommendations_action"),)
+
+
+class ApiUsage(Base):
+    """Calls per provider per UTC day; every count only ever grows (increment-upserts)."""
+
+    __tablename__ = "api_usage"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    ok: Mapped[int] = mapped_column(Integer, default=0)
+    throttled: Mapped[int] = mapped_column(Integer, default=0)
+    quota_exhausted: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    deferred: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PipelineRun(Base):
+    """One run of a pipeline stage (``kind``: e.g. 'evening', 'backfill'); ``status`` 'running' until finished."""
+
+    __tablename__ = "pipeline_runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    trading_day: Mapped[date | None] = mapped_column(Date)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    summary: Mapped[dict[str, Any] | None]
+
+    __table_args__ = (Index("ix_pipeline_runs_kind_day", "kind", "trading_day"),)
+
+
+class ChordBatch(Base):
+    """A chord in flight, for the hung-chord watchdog: overdue when ``deadline`` passes uncompleted."""
+
+    __tablename__ = "chord_batches"
+
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the chord header's group id
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    queue: Mapped[str] = mapped_column(String(32))
+    callback: Mapped[str] = mapped_column(String(255))  # the callback task's name
+    task_ids: Mapped[list[Any]]
+    expected: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    deadline: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    redriven: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_chord_batches_open", "completed_at", "deadline"),)
+
+
+class DataQuality(Base):
+    """One data-quality check's outcome for a day and scope (e.g. check 'freshness', scope 'tier:1')."""
+
+    __tablename__ = "data_quality"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    check: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float | None]
+    threshold: Mapped[float | None]
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[dict[str, Any] | None]
+
+
+class StaleMark(Base):
+    """A symbol served from cache on ``day``: its newest real bar is from ``last_good_day``."""
+
+    __tablename__ = "stale_marks"
+
+    symbol: Mapped[str] = mapped_column(String(TICKER), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    last_good_day: Mapped[date | None] = mapped_column(Date)

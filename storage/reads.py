@@ -1,0 +1,181 @@
+"""Readers the pipeline needs. Each takes the caller's session; day ranges include both ends.
+
+ORM objects returned here stay readable after the session closes (``expire_on_commit=False``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.orm import Session
+
+from storage.errors import StorageError
+from storage.models import (
+    USAGE_COUNTS,
+    ApiUsage,
+    DailyBar,
+    DataQuality,
+    ModelVersion,
+    Quote,
+    Recommendation,
+    StaleMark,
+    Symbol,
+)
+from storage.panel import Panel, to_panel
+from storage.rows import as_date
+
+IN_CHUNK = 500  # symbols per IN (...) list: well under SQLite's variable limit
+BAR_COLUMNS = ("symbol", "day", "open", "high", "low", "close", "volume")
+EFFECTIVE_TIER = func.coalesce(Symbol.pinned_tier, Symbol.tier)
+
+
+def _day(value: date | str, name: str) -> date:
+    try:
+        return as_date(value)
+    except ValueError as exc:
+        raise StorageError(f"{name} {exc}") from None
+
+
+def _chunks(symbols: Iterable[str] | None) -> list[list[str] | None]:
+    """``[None]`` (no filter) or the distinct symbols in IN-sized lists."""
+    if symbols is None:
+        return [None]
+    names = sorted(set(symbols))
+    return [names[i : i + IN_CHUNK] for i in range(0, len(names), IN_CHUNK)]
+
+
+def active_symbols(session: Session, tier: int | None = None) -> list[str]:
+    """Active tickers, sorted; with ``tier``, only those whose effective tier (pinned, else assigned) is it."""
+    query = select(Symbol.ticker).where(Symbol.active.is_(True)).order_by(Symbol.ticker)
+    if tier is not None:
+        query = query.where(EFFECTIVE_TIER == tier)
+    return list(session.scalars(query))
+
+
+def tiers(session: Session) -> dict[str, int]:
+    """Effective tier of every active symbol: ``pinned_tier`` when set, else ``tier``."""
+    return dict(
+        session.execute(select(Symbol.ticker, EFFECTIVE_TIER).where(Symbol.active.is_(True))).tuples()
+    )
+
+
+def bars_between(
+    session: Session, start: date | str, end: date | str, symbols: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """Bars from ``start`` to ``end`` as a long DataFrame (symbol, day, open, high, low, close, volume),
+    sorted by symbol then day; ``day`` is datetime64[ns] at midnight; prices float64."""
+    first, last = _day(start, "start"), _day(end, "end")
+    parts = []
+    for names in _chunks(symbols):
+        query: Select = select(*(DailyBar.__table__.c[c] for c in BAR_COLUMNS)).where(
+            DailyBar.day.between(first, last)
+        )
+        if names is not None:
+            query = query.where(DailyBar.symbol.in_(names))
+        parts.extend(session.execute(query).tuples())
+    frame = pd.DataFrame.from_records(parts, columns=list(BAR_COLUMNS))
+    frame["day"] = pd.to_datetime(frame["day"])
+    for column in BAR_COLUMNS[2:]:
+        frame[column] = frame[column].astype("float64")
+    return frame.sort_values(["symbol", "day"], ignore_index=True)
+
+
+def bars_panel(
+    session: Session,
+    start: date | str,
+    end: date | str,
+    symbols: Sequence[str] | None = None,
+    days: Sequence | None = None,
+) -> Panel:
+    """Bars from ``start`` to ``end`` as wide (days x symbols) float64 arrays with NaN where a bar is missing.
+
+    ``symbols`` fixes the columns and their order (default: every symbol with a bar, sorted); ``days`` fixes
+    the rows (e.g. the exchange's sessions, so a day nobody has a bar for shows as a NaN row; default: the
+    days with at least one bar).
+    """
+    frame = bars_between(session, start, end, symbols)
+    return to_panel(frame, symbols=symbols, days=days)
+
+
+def latest_bar_day(session: Session) -> date | None:
+    """The newest day with any bar, or None on an empty table."""
+    return session.scalar(select(func.max(DailyBar.day)))
+
+
+def days_with_bars(
+    session: Session, start: date | str, end: date | str, *, min_symbols: int = 1
+) -> list[date]:
+    """Days from ``start`` to ``end`` with bars for at least ``min_symbols`` symbols, ascending (backfill
+    compares this with the exchange's sessions to find gaps)."""
+    query = (
+        select(DailyBar.day)
+        .where(DailyBar.day.between(_day(start, "start"), _day(end, "end")))
+        .group_by(DailyBar.day)
+        .having(func.count() >= min_symbols)
+        .order_by(DailyBar.day)
+    )
+    return list(session.scalars(query))
+
+
+def symbols_missing_bar(session: Session, day: date | str, tier: int | None = None) -> list[str]:
+    """Active symbols (optionally of one effective tier) with no bar on ``day``, sorted."""
+    the_day = _day(day, "day")
+    query = (
+        select(Symbol.ticker)
+        .outerjoin(DailyBar, and_(DailyBar.symbol == Symbol.ticker, DailyBar.day == the_day))
+        .where(Symbol.active.is_(True), DailyBar.symbol.is_(None))
+        .order_by(Symbol.ticker)
+    )
+    if tier is not None:
+        query = query.where(EFFECTIVE_TIER == tier)
+    return list(session.scalars(query))
+
+
+def latest_quotes(session: Session, symbols: Iterable[str] | None = None) -> dict[str, Quote]:
+    """Each symbol's newest quote (by ``at``)."""
+    found: dict[str, Quote] = {}
+    for names in _chunks(symbols):
+        newest = select(Quote.symbol, func.max(Quote.at).label("at")).group_by(Quote.symbol)
+        if names is not None:
+            newest = newest.where(Quote.symbol.in_(names))
+        sub = newest.subquery()
+        query = select(Quote).join(sub, and_(Quote.symbol == sub.c.symbol, Quote.at == sub.c.at))
+        found.update({q.symbol: q for q in session.scalars(query)})
+    return found
+
+
+def latest_model_version(session: Session) -> ModelVersion | None:
+    """The most recently trained model, or None."""
+    query = (
+        select(ModelVersion).order_by(ModelVersion.trained_at.desc(), ModelVersion.version.desc()).limit(1)
+    )
+    return session.scalar(query)
+
+
+def recommendations_for(session: Session, day: date | str) -> list[Recommendation]:
+    """The day's recommendations, best rank first."""
+    query = select(Recommendation).where(Recommendation.day == _day(day, "day"))
+    return list(session.scalars(query.order_by(Recommendation.rank, Recommendation.symbol)))
+
+
+def usage_for(session: Session, day: date | str) -> dict[str, dict[str, int]]:
+    """``{provider: {calls, ok, throttled, quota_exhausted, errors, deferred}}`` for ``day``."""
+    rows = session.scalars(
+        select(ApiUsage).where(ApiUsage.day == _day(day, "day")).order_by(ApiUsage.provider)
+    )
+    return {row.provider: {name: getattr(row, name) for name in USAGE_COUNTS} for row in rows}
+
+
+def quality_for(session: Session, day: date | str) -> list[DataQuality]:
+    """The day's data-quality outcomes, by check then scope."""
+    query = select(DataQuality).where(DataQuality.day == _day(day, "day"))
+    return list(session.scalars(query.order_by(DataQuality.check, DataQuality.scope)))
+
+
+def stale_for(session: Session, day: date | str) -> dict[str, StaleMark]:
+    """Symbols served from cache on ``day``."""
+    query = select(StaleMark).where(StaleMark.day == _day(day, "day"))
+    return {mark.symbol: mark for mark in session.scalars(query)}

@@ -1,0 +1,75 @@
+"""The one write primitive: a chunked ``INSERT ... ON CONFLICT (natural key) DO UPDATE`` for both dialects.
+
+Each chunk is one multi-row statement whose bound parameters stay under the dialect's limit (SQLite's
+variable limit; PostgreSQL's 65,535). The statement runs in the caller's transaction: nothing commits
+here, so a failure rolls back everything the caller wrote in that transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.rows import TableSpec, chunk_size, normalise
+
+PG_MAX_PARAMS = 65_535  # the wire protocol's 16-bit parameter count
+ROWS_PER_STATEMENT = 1_000
+
+
+def max_params(session: Session) -> int:
+    """Bound parameters one statement may carry on the session's connection."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return PG_MAX_PARAMS
+    raw = connection.connection.dbapi_connection
+    getlimit = getattr(raw, "getlimit", None)  # Python 3.11+
+    return getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit else 999
+
+
+def _insert(session: Session, table: Table):
+    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def write_rows(
+    session: Session,
+    table: Table,
+    keys: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    *,
+    add: Sequence[str] = (),
+    update: bool = True,
+) -> int:
+    """Upsert ``rows`` (all with the same columns) on ``keys``; returns ``len(rows)``.
+
+    On conflict the non-key columns present take the new values, except those in ``add``, which become
+    ``old + new``. ``update=False`` keeps existing rows untouched (``DO NOTHING``).
+    """
+    if not rows:
+        return 0
+    columns = list(rows[0])
+    stmt = _insert(session, table)
+    changed = [c for c in columns if c not in keys]
+    if update and changed:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={c: (table.c[c] + stmt.excluded[c]) if c in add else stmt.excluded[c] for c in changed},
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    size = chunk_size(len(columns), max_params(session), ROWS_PER_STATEMENT)
+    for start in range(0, len(rows), size):
+        session.execute(stmt, list(rows[start : start + size]))
+    return len(rows)
+
+
+def upsert(
+    session: Session, table: Table, spec: TableSpec, records: Iterable[Any], *, now: datetime | None = None
+) -> int:
+    """Normalise ``records`` for ``spec`` and upsert them; returns the number of distinct rows written."""
+    return sum(write_rows(session, table, spec.keys, group) for group in normalise(spec, records, now=now))
