@@ -91,14 +91,14 @@ def classify(
 def _information(text: str, headers: Mapping[str, str], now: float | None, burst: float) -> Verdict:
     lowered = text.lower()
     shown = snippet(text)
-    if "premium endpoint" in lowered:
+    # Order matters: the burst text also mentions "25 requests per day" and "premium endpoints".
+    if "this is a premium endpoint" in lowered:
         return Verdict(Outcome.NOT_ENTITLED, f"{NAME}: premium endpoint, not on this plan: {shown!r}")
+    if "per second" in lowered or "sparingly" in lowered or "spreading out" in lowered:
+        wait = retry_after(headers, now) or burst
+        return Verdict(Outcome.THROTTLED, f"{NAME}: burst limit: {shown!r}", wait)
     if "per day" in lowered:
         return Verdict(Outcome.QUOTA_EXHAUSTED, f"{NAME}: daily request cap reached: {shown!r}")
-    if "per second" in lowered or "sparingly" in lowered or "spreading out" in lowered:
-        return Verdict(
-            Outcome.THROTTLED, f"{NAME}: burst limit: {shown!r}", retry_after(headers, now) or burst
-        )
     if "api key" in lowered or "apikey" in lowered:
         return Verdict(Outcome.CONFIG_ERROR, f"{NAME}: the API key was refused: {shown!r}")
     # An unrecognised notice: assume a limit (the safe reading) and let the limiter pause the provider.
