@@ -27,7 +27,7 @@ from storage.errors import StorageError
 
 BUSY_TIMEOUT_SECONDS = 30  # how long an SQLite writer waits for the write lock before failing
 DEFAULT_URL = "sqlite:///var/tickerbeat.db"  # the embedded default, relative to the working directory
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^/]*@")  # up to the last @ of the authority
 
 
 def redact(url: str | URL) -> str:
@@ -73,9 +73,9 @@ def build_engine(url: str | URL, **kwargs) -> Engine:
     try:
         engine = create_engine(parsed, **options)
     except (NoSuchModuleError, ImportError) as exc:
-        raise StorageError(f"no driver for {redact(parsed)!r}: {exc.__class__.__name__}") from None
+        raise StorageError(f"no driver for {redact(parsed)!r}: {redact(str(exc))}") from None
     except (ArgumentError, TypeError) as exc:
-        raise StorageError(f"bad database URL {redact(parsed)!r}: {exc}") from None
+        raise StorageError(f"bad database URL {redact(parsed)!r}: {redact(str(exc))}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-from storage.engine import build_engine, parse_url
+from storage.engine import Database, build_engine, parse_url
 
 
 def schema_url(url: str | URL, schema: str) -> str:
@@ -43,3 +43,17 @@ def scratch_database(url: str | URL) -> Iterator[str]:
         with admin.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         admin.dispose()
+
+
+@contextmanager
+def migrated_database(url: str | URL) -> Iterator[Database]:
+    """A ``Database`` on a private space of ``url`` (see ``scratch_database``), migrated to head."""
+    from storage.migrate import upgrade
+
+    with scratch_database(url) as private:
+        upgrade(private)
+        db = Database(private)
+        try:
+            yield db
+        finally:
+            db.dispose()
