@@ -1,0 +1,243 @@
+"""The global quota: many worker processes on many hosts share one provider quota through Redis.
+
+One decision is one atomic run of ``acquire.lua`` on the Redis server's clock: every window of the policy
+is checked and booked together, callers are served in arrival order, and a caller that cannot go now is
+booked the earliest slot every window admits (a reservation, not a denial). See docs/quotas.md.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ratelimits.errors import QuotaWait
+from ratelimits.periods import throttle_until, window_starts
+from ratelimits.policy import Policy
+from ratelimits.stats import ProviderStats, read_stats
+from ratelimits.store import check_name, fail_closed, instant, lua, text
+
+# Waits longer than this are "forever" for the script (Lua cannot parse "inf" portably).
+_FOREVER = 1e15
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Permission to make ``cost`` calls to ``provider`` from ``at`` (epoch seconds, Redis clock) on.
+
+    ``wait``: seconds between the decision and ``at``: what ``acquire`` slept, or what the caller of
+    ``reserve`` must still wait before calling.
+    """
+
+    at: float
+    wait: float
+    provider: str = ""
+    cost: int = 1
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The raw answer of the script: ``booked`` at ``at``, or refused with ``at`` the earliest slot;
+    ``now`` is the Redis clock (epoch seconds) at the decision."""
+
+    booked: bool
+    at: float
+    now: float
+
+
+class Limiter:
+    """Paces calls to providers under their policies, for every process that shares the Redis ``client``.
+
+    ``guard`` (seconds, default 0.02) is added to every rolling window so that jitter between the grant and
+    the call's arrival cannot land N+1 calls inside one window of a provider that counts on arrival.
+    ``sleep`` (seconds -> None) is what ``acquire`` waits with. The client is injected, never built here;
+    it may use ``decode_responses`` or not.
+    """
+
+    def __init__(
+        self,
+        client,
+        *,
+        guard: float = 0.02,
+        key_prefix: str = "tickerbeat:quota",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not (isinstance(guard, int | float) and math.isfinite(guard) and guard >= 0):
+            raise ValueError(f"guard must be a number of seconds >= 0, got {guard!r}")
+        self.guard = float(guard)
+        self.key_prefix = key_prefix
+        self._client = client
+        self._sleep = sleep
+        self._acquire_script = client.register_script(lua("acquire"))
+        self._block_script = client.register_script(lua("block"))
+        self._registered: set[str] = set()
+        self._plans: dict[tuple[str, Policy], tuple[list[str], list[tuple[str, str | None]]]] = {}
+
+    def __repr__(self) -> str:
+        return f"Limiter(key_prefix={self.key_prefix!r}, guard={self.guard:g})"
+
+    # -- keys -------------------------------------------------------------------------------------------
+
+    def key(self, provider: str, suffix: str) -> str:
+        """A key of ``provider``: ``<prefix>:{<provider>}:<suffix>`` (one Redis Cluster slot per provider)."""
+        return f"{self.key_prefix}:{{{provider}}}:{suffix}"
+
+    def _plan(self, provider: str, policy: Policy) -> tuple[list[str], list[tuple[str, str | None]]]:
+        """Keys, and (limit, spec) script arguments per window (spec None for a calendar window, whose
+        period starts depend on the time), memoised per provider and policy."""
+        found = self._plans.get((provider, policy))
+        if found is None:
+            keys = [self.key(provider, "last"), self.key(provider, "block"), self.key(provider, "stats")]
+            keys += [self.key(provider, f"w:{w.identity}") for w in policy.windows]
+            specs = [(str(w.limit), None if w.calendar else f"r:{w.seconds!r}") for w in policy.windows]
+            found = self._plans[(provider, policy)] = (keys, specs)
+        return found
+
+    def _register(self, provider: str) -> None:
+        if provider not in self._registered:
+            with fail_closed(f"registering provider {provider!r}"):
+                self._client.sadd(f"{self.key_prefix}:providers", provider)
+            self._registered.add(provider)
+
+    # -- decisions --------------------------------------------------------------------------------------
+
+    def decide(
+        self,
+        provider: str,
+        policy: Policy,
+        cost: int = 1,
+        max_wait: float = 0.0,
+        *,
+        test_now: float | None = None,
+    ) -> Decision:
+        """One atomic decision (see acquire.lua). ``test_now`` replaces the Redis clock: tests only."""
+        check_name("provider", provider)
+        if not isinstance(policy, Policy):
+            raise TypeError(
+                f"policy must be a ratelimits.Policy (see parse_policy), got {type(policy).__name__}"
+            )
+        if isinstance(cost, bool) or not isinstance(cost, int) or not 1 <= cost <= policy.max_cost:
+            raise ValueError(
+                f"cost must be a whole number from 1 to {policy.max_cost} for '{policy}', got {cost!r}"
+            )
+        if not isinstance(max_wait, int | float) or math.isnan(max_wait) or max_wait < 0:
+            raise ValueError(f"max_wait must be a number of seconds >= 0, got {max_wait!r}")
+        keys, specs = self._plan(provider, policy)
+        around = time.time() if test_now is None else test_now
+        argv: list[str] = [str(cost), repr(min(float(max_wait), _FOREVER)), repr(self.guard)]
+        argv += ["" if test_now is None else repr(float(test_now)), str(len(policy.windows))]
+        for window, (limit, spec) in zip(policy.windows, specs, strict=True):
+            argv += [limit, spec or "c:" + ",".join(map(str, window_starts(window, around)))]
+        self._register(provider)
+        with fail_closed(f"deciding a call to {provider!r}"):
+            status, at, now = self._acquire_script(keys=keys, args=argv)
+        return Decision(booked=text(status) == "1", at=float(text(at)), now=float(text(now)))
+
+    def reserve(self, provider: str, policy: Policy, cost: int = 1, max_wait: float = 30.0) -> Grant:
+        """Book the earliest slot for ``cost`` calls without sleeping; ``Grant.wait`` is the seconds to wait.
+
+        Raises ``QuotaWait`` (nothing booked) when the slot is more than ``max_wait`` seconds away,
+        ``QuotaUnavailable`` when Redis cannot be reached (no call may be made).
+        """
+        decision = self.decide(provider, policy, cost, max_wait)
+        wait = max(0.0, decision.at - decision.now)
+        if not decision.booked:
+            raise QuotaWait(until=decision.at, provider=provider, wait=wait)
+        return Grant(at=decision.at, wait=wait, provider=provider, cost=cost)
+
+    def acquire(self, provider: str, policy: Policy, cost: int = 1, max_wait: float = 30.0) -> Grant:
+        """Book a slot, sleep until it (Redis-clock wait), and return when the call may be made now.
+
+        A block reported while sleeping (``report_throttle``/``block``) voids the slot: the caller books
+        again, within what is left of ``max_wait``. Raises like ``reserve``.
+        """
+        waited = 0.0
+        while True:
+            grant = self.reserve(provider, policy, cost, max(0.0, max_wait - waited))
+            if grant.wait <= 0:
+                return Grant(at=grant.at, wait=waited, provider=provider, cost=cost)
+            self._sleep(grant.wait)
+            waited += grant.wait
+            until = self.blocked_until(provider)
+            if until is None or until <= grant.at:
+                return Grant(at=grant.at, wait=waited, provider=provider, cost=cost)
+
+    # -- feedback and operator blocks -------------------------------------------------------------------
+
+    def report_throttle(
+        self,
+        provider: str,
+        policy: Policy,
+        retry_after: float | None = None,
+        exhausted: bool = False,
+        reason: str = "429",
+    ) -> float:
+        """The provider pushed back (HTTP 429, Alpha Vantage ``Information``/``Note``): count a violation and
+        block it for every worker; returns the blocked-until instant (epoch seconds, Redis clock).
+
+        Until: ``now + retry_after`` (seconds) if given; else, if ``exhausted``, the next reset of the policy's
+        longest window (its calendar-day reset when it has one); else ``now`` + the shortest window's length.
+        An existing longer block is kept.
+        """
+        check_name("provider", provider)
+        until = throttle_until(policy, self._now(), retry_after, exhausted)
+        return self._set_block(provider, until, reason, violation=True)
+
+    def block(self, provider: str, seconds: float = math.inf, reason: str = "paused by operator") -> float:
+        """Block ``provider`` for ``seconds`` (``inf``: until ``unblock``); an existing longer block is kept.
+        Returns the blocked-until instant (epoch seconds, Redis clock; ``inf`` for an indefinite block)."""
+        check_name("provider", provider)
+        if not isinstance(seconds, int | float) or math.isnan(seconds) or seconds < 0:
+            raise ValueError(f"seconds must be a number >= 0 (inf for until unblocked), got {seconds!r}")
+        until = math.inf if math.isinf(seconds) else self._now() + seconds
+        return self._set_block(provider, until, reason, violation=False)
+
+    def unblock(self, provider: str) -> None:
+        """Lift any block of ``provider`` (operator or feedback); bookings already made stand."""
+        check_name("provider", provider)
+        with fail_closed(f"unblocking {provider!r}"):
+            self._client.delete(self.key(provider, "block"))
+
+    def blocked_until(self, provider: str) -> float | None:
+        """The instant (epoch seconds, Redis clock; ``inf`` = until unblocked) the provider is blocked until,
+        or None when it is not blocked."""
+        check_name("provider", provider)
+        with fail_closed(f"reading the block of {provider!r}"):
+            pipe = self._client.pipeline(transaction=False)
+            pipe.time()
+            pipe.hget(self.key(provider, "block"), "until")
+            (seconds, micros), until = pipe.execute()
+        until = instant(until)
+        return until if until is not None and until > seconds + micros / 1e6 else None
+
+    def _set_block(self, provider: str, until: float, reason: str, *, violation: bool) -> float:
+        self._register(provider)
+        stamp = "inf" if math.isinf(until) else f"{until:.6f}"
+        with fail_closed(f"blocking {provider!r}"):
+            result, _ = self._block_script(
+                keys=[self.key(provider, "block"), self.key(provider, "stats")],
+                args=[stamp, str(reason)[:500], "1" if violation else "0"],
+            )
+        return instant(result)
+
+    def _now(self) -> float:
+        """The Redis clock, epoch seconds."""
+        with fail_closed("reading the Redis clock"):
+            seconds, micros = self._client.time()
+        return seconds + micros / 1e6
+
+    # -- observation ------------------------------------------------------------------------------------
+
+    def stats(self, provider: str, policy: Policy) -> ProviderStats:
+        """Usage of every window, block and counters of ``provider``, read from Redis alone (one transaction)."""
+        check_name("provider", provider)
+        keys, _ = self._plan(provider, policy)
+        with fail_closed(f"reading the stats of {provider!r}"):
+            return read_stats(self._client, provider, policy, keys, self.guard)
+
+    def known_providers(self) -> list[str]:
+        """Providers that have quota state in Redis (used or blocked at least once), sorted."""
+        with fail_closed("listing providers"):
+            members = self._client.smembers(f"{self.key_prefix}:providers")
+        return sorted(text(m) for m in members)
