@@ -1,0 +1,101 @@
+"""``python -m sandbox --port N --profile free|demo|unlimited``: serve the four providers on one port.
+
+Exit status 2 with a one-line message for bad arguments (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from aiohttp import web
+
+from sandbox.app import base_urls, make_app
+from sandbox.clock import ClockError, parse_instant
+from sandbox.profiles import PROFILES, ProfileError, load_profile, load_profile_file
+from sandbox.state import Config
+from sandbox.universe import MAX_SYMBOLS
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description="Offline double of Finnhub, Polygon/Massive, Alpha Vantage and Yahoo, on one port.",
+    )
+    p.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0 is not allowed)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument(
+        "--profile", default="free", choices=sorted(PROFILES), help="limits and plan rules (default free)"
+    )
+    p.add_argument("--profile-file", help="JSON overrides merged over the profile (see docs/sandbox.md)")
+    p.add_argument(
+        "--symbols", type=int, default=6500, help=f"established securities, 1..{MAX_SYMBOLS} (default 6500)"
+    )
+    p.add_argument("--seed", type=int, default=42, help="market seed (default 42)")
+    p.add_argument(
+        "--now", help="pin the clock's start, ISO 8601 (e.g. 2026-11-25T21:30:00Z); default: real clock"
+    )
+    p.add_argument("--frozen", action="store_true", help="with --now: the clock stands still until moved")
+    p.add_argument("--keys", help="comma-separated valid API keys (default: any non-empty key is valid)")
+    p.add_argument("--quiet", action="store_true", help="no startup line")
+    return p
+
+
+def parse_config(argv: list[str]) -> tuple[Config, argparse.Namespace]:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not 1 <= args.port <= 65535:
+        parser.error(f"--port must be between 1 and 65535, got {args.port}")
+    if not 1 <= args.symbols <= MAX_SYMBOLS:
+        parser.error(f"--symbols must be between 1 and {MAX_SYMBOLS}, got {args.symbols}")
+    try:
+        profile = (
+            load_profile_file(args.profile, args.profile_file)
+            if args.profile_file
+            else load_profile(args.profile)
+        )
+    except ProfileError as exc:
+        parser.error(str(exc))
+    now = None
+    if args.now:
+        try:
+            now = parse_instant(args.now)
+        except ClockError as exc:
+            parser.error(f"--now: {exc}")
+    if args.frozen and now is None:
+        parser.error("--frozen needs --now")
+    keys = None
+    if args.keys is not None:
+        keys = frozenset(k.strip() for k in args.keys.split(",") if k.strip())
+        if not keys:
+            parser.error("--keys: give at least one non-empty key")
+    config = Config(
+        profile=profile, seed=args.seed, symbols=args.symbols, now=now, frozen=args.frozen, keys=keys
+    )
+    return config, args
+
+
+def main(argv: list[str] | None = None) -> int:
+    config, args = parse_config(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s sandbox %(levelname)s %(message)s")
+    try:
+        app = make_app(config)
+    except ValueError as exc:  # e.g. a --now outside the exchange calendar
+        print(f"python -m sandbox: error: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        root = f"http://{args.host}:{args.port}"
+        print(
+            f"sandbox: profile {config.profile.name}, {config.symbols} symbols, seed {config.seed} on {root}",
+            flush=True,
+        )
+        for provider, url in base_urls(root).items():
+            print(f"  {provider.upper()}_BASE_URL={url}", flush=True)
+    # No access log: it would print query strings, and query strings carry API keys.
+    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None, shutdown_timeout=0.5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Sandbox fixtures for integration tests (real HTTP to ``python -m sandbox`` subprocesses).
+
+- ``sandbox_free`` / ``sandbox_unlimited``: one server per session (300 symbols, seed 42, real clock).
+- ``sandbox`` / ``sandbox_fast``: the same servers, ``reset()`` before the test (counters, log, limits,
+  blocks, clock and faults back to the profile's).
+- ``make_sandbox(**kwargs)``: a factory for custom servers (``SandboxProcess`` arguments: profile, symbols,
+  seed, now, extra_args, frozen, profile_file); each is stopped after the test.
+
+When a server cannot start, the test is skipped locally and fails under CI (``tests.conftest.require``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.testing import SandboxError, SandboxProcess
+from tests.conftest import require
+
+
+def _start(**kwargs) -> SandboxProcess:
+    try:
+        return SandboxProcess(**kwargs).start()
+    except SandboxError as exc:
+        require(False, f"the provider sandbox could not start: {exc}")
+        raise  # unreachable: require() skips or fails
+
+
+@pytest.fixture(scope="session")
+def sandbox_free():
+    server = _start(profile="free", symbols=300, seed=42)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox_unlimited():
+    server = _start(profile="unlimited", symbols=300, seed=42)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_free) -> SandboxProcess:
+    sandbox_free.reset()
+    return sandbox_free
+
+
+@pytest.fixture
+def sandbox_fast(sandbox_unlimited) -> SandboxProcess:
+    sandbox_unlimited.reset()
+    return sandbox_unlimited
+
+
+@pytest.fixture
+def make_sandbox():
+    started: list[SandboxProcess] = []
+
+    def factory(**kwargs) -> SandboxProcess:
+        server = _start(**kwargs)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
