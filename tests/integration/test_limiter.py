@@ -120,6 +120,14 @@ CALENDAR_TABLES = [
         ],
     ),
     (
+        "3/day@UTC",
+        [
+            ((-60, 2, 0), (True, -60)),
+            ((-50, 2, 120), (True, 0.02)),
+            ((-40, 1, 120), (True, 0.02)),  # would fit today, but FIFO: not before the booking ahead of it
+        ],
+    ),
+    (
         "3/day@UTC 00:30",
         [
             ((0, 2, 0), (True, 0)),  # 00:00 still belongs to yesterday's period (reset 00:30)
