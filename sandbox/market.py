@@ -55,6 +55,11 @@ class Market:
         etf = np.array([s.kind == "ETF" for s in self.universe.securities])
         self.sector = np.array([s.sector for s in self.universe.securities], dtype=np.int64)
         self.base_price = np.clip(np.exp(rng.normal(np.log(35.0), 0.9, n)), 2.0, 900.0)
+        # Companies split forward when their price is high and backwards when it is low: the base level
+        # (around which the price moves) puts the first split's pre-split price where it would be.
+        for i, splits in self.universe.splits_of.items():
+            r = splits[0].ratio
+            self.base_price[i] = rng.uniform(40.0, 150.0) * r if r > 1 else rng.uniform(5.0, 30.0) * r
         self.sigma = np.where(etf, rng.uniform(0.005, 0.011, n), rng.uniform(0.009, 0.032, n))
         self.beta = np.where(etf, rng.normal(1.0, 0.1, n), rng.normal(1.0, 0.3, n))
         self.load = np.where(etf, rng.uniform(0.1, 0.4, n), rng.uniform(0.5, 1.2, n))

@@ -1,0 +1,173 @@
+"""Alpha Vantage's wire format under ``/alphavantage/query?function=...``: always HTTP 200, meaning in the body.
+
+Free functions: ``TIME_SERIES_DAILY`` (compact = the last 100 sessions, unadjusted, numbers as strings;
+``outputsize=full`` is premium), ``GLOBAL_QUOTE`` (the last completed session), ``LISTING_STATUS`` (CSV).
+Premium (``Information`` premium body): ``TIME_SERIES_DAILY_ADJUSTED``, ``REALTIME_BULK_QUOTES``.
+Key: ``apikey=`` only; missing or invalid -> ``Error Message`` "the parameter apikey is invalid or missing".
+Limits: the daily cap answers the ``Information`` daily body (the key echoed, as the real one does; or the
+"Thank you" variant: ``quirks.av_daily_variant_rate``), the burst limit the ``Information`` burst body.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from aiohttp import web
+
+from sandbox import bodies
+from sandbox.gateway import Answer, Gateway, json_answer
+from sandbox.limits import DAILY, Decision
+from sandbox.state import Sandbox
+from sandbox.stats import THROTTLED
+from sandbox.universe import Security
+
+PREFIX = "/alphavantage"
+COMPACT_ROWS = 100
+PREMIUM = frozenset({"TIME_SERIES_DAILY_ADJUSTED", "REALTIME_BULK_QUOTES"})
+
+
+class AlphaVantageWire:
+    name = "alphavantage"
+
+    def authenticate(self, request: web.Request, sb: Sandbox) -> tuple[str | None, str | None, Answer | None]:
+        key = request.query.get("apikey", "")
+        if not sb.key_valid(key):
+            return None, None, json_answer({"Error Message": bodies.AV_BAD_KEY}, 200, "auth")
+        return sb.client_id(key), key, None
+
+    def throttled(self, decision: Decision, sb: Sandbox, key: str | None) -> Answer:
+        if decision.verdict == DAILY:
+            if sb.quirk("alphavantage", sb.profile.quirks.av_daily_variant_rate):
+                text = bodies.AV_DAILY_VARIANT
+            else:
+                text = bodies.AV_DAILY.format(key=key or "")
+            return json_answer({"Information": text}, 200, THROTTLED)
+        return json_answer({"Information": bodies.AV_BURST}, 200, THROTTLED)
+
+
+def endpoint(request: web.Request) -> str:
+    return request.query.get("function", "").upper() or "missing"
+
+
+def _f(x: float) -> str:
+    return f"{x:.4f}"
+
+
+def _security(sb: Sandbox, request: web.Request, now: float) -> Security | None:
+    symbol = request.query.get("symbol", "").strip().upper().replace("-", ".")
+    sec = sb.universe.get(symbol)
+    if sec is None or not sec.active_on(sb.today(now)):
+        return None
+    return sec
+
+
+def _completed_rows(sb: Sandbox, sec: Security, now: float) -> list[int]:
+    m = sb.market
+    last = m.last_row(m.close_ts, now)
+    return [k for k in range(last + 1) if m.present[k, sec.index]]
+
+
+def query(request: web.Request, sb: Sandbox, now: float) -> Answer:
+    function = endpoint(request)
+    if function in PREMIUM:
+        return json_answer({"Information": bodies.AV_PREMIUM}, outcome="not_entitled")
+    handler = _FUNCTIONS.get(function)
+    if handler is None:
+        text = bodies.AV_UNKNOWN_FUNCTION.format(function=request.query.get("function", ""))
+        return json_answer({"Error Message": text}, outcome="bad_request")
+    return handler(request, sb, now)
+
+
+def time_series_daily(request: web.Request, sb: Sandbox, now: float) -> Answer:
+    size = request.query.get("outputsize", "compact").lower()
+    if size == "full":
+        return json_answer({"Information": bodies.AV_PREMIUM}, outcome="not_entitled")
+    sec = _security(sb, request, now)
+    rows = _completed_rows(sb, sec, now)[-COMPACT_ROWS:] if sec else []
+    if not rows:
+        return json_answer(
+            {"Error Message": bodies.AV_INVALID_CALL.format(function="TIME_SERIES_DAILY")},
+            outcome="not_found",
+        )
+    m = sb.market
+    b = m.series(sec.index, range(rows[0], rows[-1] + 1), None)
+    offsets = [k - rows[0] for k in reversed(rows)]
+    if request.query.get("datatype", "json").lower() == "csv":
+        lines = ["timestamp,open,high,low,close,volume"]
+        for k, off in zip(reversed(rows), offsets, strict=True):
+            lines.append(f"{m.days[k].isoformat()},{','.join(_f(b[c][off]) for c in ('open', 'high', 'low', 'close'))},"
+                         f"{int(b['volume'][off])}")  # fmt: skip
+        return Answer(200, ("\r\n".join(lines) + "\r\n").encode(), content_type="text/csv")
+    series = {
+        m.days[k].isoformat(): {
+            "1. open": _f(b["open"][off]),
+            "2. high": _f(b["high"][off]),
+            "3. low": _f(b["low"][off]),
+            "4. close": _f(b["close"][off]),
+            "5. volume": str(int(b["volume"][off])),
+        }  # fmt: skip
+        for k, off in zip(reversed(rows), offsets, strict=True)
+    }
+    meta = {
+        "1. Information": "Daily Prices (open, high, low, close) and Volumes", "2. Symbol": request.query["symbol"],
+        "3. Last Refreshed": m.days[rows[-1]].isoformat(), "4. Output Size": "Compact", "5. Time Zone": "US/Eastern",
+    }  # fmt: skip
+    return Answer(200, json.dumps({"Meta Data": meta, "Time Series (Daily)": series}, indent=4).encode())
+
+
+def global_quote(request: web.Request, sb: Sandbox, now: float) -> Answer:
+    sec = _security(sb, request, now)
+    rows = _completed_rows(sb, sec, now)[-2:] if sec else []
+    if not rows:
+        return json_answer({"Global Quote": {}}, outcome="not_found")
+    m = sb.market
+    last = rows[-1]
+    b = m.series(sec.index, range(rows[0], last + 1), m.days[last])  # on the last session's share basis
+    c, pc = float(b["close"][-1]), float(b["close"][0] if len(rows) == 2 else b["open"][-1])
+    change = c - pc
+    quote = {
+        "01. symbol": sec.symbol, "02. open": _f(b["open"][-1]), "03. high": _f(b["high"][-1]),
+        "04. low": _f(b["low"][-1]), "05. price": _f(c), "06. volume": str(int(b["volume"][-1])),
+        "07. latest trading day": m.days[last].isoformat(), "08. previous close": _f(pc), "09. change": _f(change),
+        "10. change percent": f"{change / pc * 100:.4f}%",
+    }  # fmt: skip
+    return Answer(200, json.dumps({"Global Quote": quote}, indent=4).encode())
+
+
+def listing_status(request: web.Request, sb: Sandbox, now: float) -> Answer:
+    state = request.query.get("state", "active").lower()
+    today = sb.today(now)
+    try:
+        as_of = date.fromisoformat(request.query["date"]) if request.query.get("date") else today
+    except ValueError:
+        as_of = None
+    if state not in ("active", "delisted") or as_of is None or as_of > today:
+        text = bodies.AV_INVALID_CALL.format(function="LISTING_STATUS")
+        return json_answer({"Error Message": text}, outcome="bad_request")
+    key = ("av-listing", state, as_of)
+    body = sb.cache.get(key)
+    if body is None:
+        lines = ["symbol,name,exchange,assetType,ipoDate,delistingDate,status"]
+        for s in sb.universe.visible(as_of):
+            active = s.active_on(as_of)
+            if active != (state == "active"):
+                continue
+            delisting = s.delisted.isoformat() if s.delisted and not active else "null"
+            kind = "ETF" if s.kind == "ETF" else "Stock"
+            lines.append(f"{s.symbol},{s.name},{s.exchange.av},{kind},{s.listed.isoformat()},{delisting},"
+                         f"{'Active' if active else 'Delisted'}")  # fmt: skip
+        body = sb.cache[key] = ("\r\n".join(lines) + "\r\n").encode()
+    return Answer(200, body, content_type="text/csv")
+
+
+_FUNCTIONS = {
+    "TIME_SERIES_DAILY": time_series_daily,
+    "GLOBAL_QUOTE": global_quote,
+    "LISTING_STATUS": listing_status,
+}
+
+
+def add_routes(app: web.Application, gateway: Gateway) -> None:
+    wire = AlphaVantageWire()
+    app.router.add_get(f"{PREFIX}/query", gateway.route(wire, endpoint, query))
