@@ -6,7 +6,7 @@ instants are timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,9 @@ EASTERN = ZoneInfo("America/New_York")
 def _calendar() -> xcals.ExchangeCalendar:
     today = date.today()
     # Three years back covers two years of history plus margin; one year ahead covers planning.
-    return xcals.get_calendar(EXCHANGE, start=pd.Timestamp(today.year - 4, 1, 1), end=pd.Timestamp(today.year + 1, 12, 31))
+    return xcals.get_calendar(
+        EXCHANGE, start=pd.Timestamp(today.year - 4, 1, 1), end=pd.Timestamp(today.year + 1, 12, 31)
+    )
 
 
 def _ts(d: date) -> pd.Timestamp:
@@ -53,12 +55,12 @@ def next_trading_day(d: date) -> date:
 
 def session_open(d: date) -> datetime:
     """The session's opening instant (UTC). ``d`` must be a trading day."""
-    return _calendar().session_open(_ts(d)).to_pydatetime().astimezone(timezone.utc)
+    return _calendar().session_open(_ts(d)).to_pydatetime().astimezone(UTC)
 
 
 def session_close(d: date) -> datetime:
     """The session's closing instant (UTC): 16:00 ET, or 13:00 ET on half days."""
-    return _calendar().session_close(_ts(d)).to_pydatetime().astimezone(timezone.utc)
+    return _calendar().session_close(_ts(d)).to_pydatetime().astimezone(UTC)
 
 
 def is_half_day(d: date) -> bool:

@@ -64,16 +64,12 @@ def celery_config(settings: Settings) -> dict:
     }
 
 
-def _present(modules: tuple[str, ...]) -> list[str]:
-    import importlib.util
-
-    return [m for m in modules if importlib.util.find_spec(m) is not None]
-
-
 def make_app(settings: Settings) -> Celery:
-    app = Celery("tickerbeat", include=_present(task_modules()))
+    from beat_schedule import beat_schedule
+
+    app = Celery("tickerbeat", include=list(task_modules()))
     app.conf.update(celery_config(settings))
-    app.tickerbeat_settings = settings  # read by tasks through worker.context
+    app.conf.beat_schedule = beat_schedule()
     return app
 
 
@@ -83,3 +79,5 @@ except SettingsError as exc:  # a user mistake: say which variable, no traceback
     raise SystemExit(f"tickerbeat: configuration error: {exc}") from None
 
 app = make_app(settings)
+
+import worker.signals  # noqa: E402,F401  (connects the lifecycle hooks)

@@ -34,15 +34,52 @@ class QueueSpec:
 
 
 QUEUES: tuple[QueueSpec, ...] = (
-    QueueSpec("finnhub", "Finnhub quotes and symbol lists", 4, ("tasks.finnhub",), provider=True, pool="api_calls"),
-    QueueSpec("alphavantage", "Alpha Vantage gap repair (25 calls/day)", 1, ("tasks.alphavantage",), provider=True, pool="api_calls"),
-    QueueSpec("polygon", "Polygon/Massive grouped daily bars and backfill", 2, ("tasks.polygon",), provider=True, pool="api_calls"),
-    QueueSpec("yahoo", "Yahoo chart history, best-effort fallback", 1, ("tasks.yahoo",), provider=True, pool="api_calls"),
-    QueueSpec("compute", "indicators, data quality, model predictions, recommendations", 2,
-              ("tasks.analysis", "tasks.recommendations"), prefetch=1, pool="compute_intensive"),
-    QueueSpec("control", "planning, tiers, chord bookkeeping", 1, ("tasks.planner", "tasks.tiers"), prefetch=1),
-    QueueSpec("maintenance", "cache warming, database upkeep, backups, retention, watchdog", 1,
-              ("tasks.maintenance",), prefetch=1, pool="database_tasks"),
+    QueueSpec(
+        "finnhub", "Finnhub quotes and symbol lists", 4, ("tasks.finnhub",), provider=True, pool="api_calls"
+    ),
+    QueueSpec(
+        "alphavantage",
+        "Alpha Vantage gap repair (25 calls/day)",
+        1,
+        ("tasks.alphavantage",),
+        provider=True,
+        pool="api_calls",
+    ),
+    QueueSpec(
+        "polygon",
+        "Polygon/Massive grouped daily bars and backfill",
+        2,
+        ("tasks.polygon",),
+        provider=True,
+        pool="api_calls",
+    ),
+    QueueSpec(
+        "yahoo",
+        "Yahoo chart history, best-effort fallback",
+        1,
+        ("tasks.yahoo",),
+        provider=True,
+        pool="api_calls",
+    ),
+    QueueSpec(
+        "compute",
+        "indicators, data quality, model predictions, recommendations",
+        2,
+        ("tasks.analysis", "tasks.recommendations"),
+        prefetch=1,
+        pool="compute_intensive",
+    ),
+    QueueSpec(
+        "control", "planning, tiers, chord bookkeeping", 1, ("tasks.planner", "tasks.tiers"), prefetch=1
+    ),
+    QueueSpec(
+        "maintenance",
+        "cache warming, database upkeep, backups, retention, watchdog",
+        1,
+        ("tasks.maintenance",),
+        prefetch=1,
+        pool="database_tasks",
+    ),
 )
 
 QUEUE_NAMES: tuple[str, ...] = tuple(q.name for q in QUEUES)

@@ -76,6 +76,8 @@ class Settings:
     result_expires_seconds: int
     monthly_budget_usd: float
     budget_warning_usd: float
+    data_dir: str = "var"
+    reports_dir: str = "reports"
     environ_name: str = field(default="production")
 
     @classmethod
@@ -94,10 +96,14 @@ class Settings:
             pool_lease_seconds=env.number("TICKERBEAT_POOL_LEASE_SECONDS", 300.0, minimum=1.0),
             quota_guard_seconds=env.number("TICKERBEAT_QUOTA_GUARD_SECONDS", 0.02, minimum=0.0, maximum=5.0),
             quota_max_wait_seconds=env.number("TICKERBEAT_QUOTA_MAX_WAIT_SECONDS", 30.0, minimum=0.0),
-            visibility_timeout_seconds=int(env.number("TICKERBEAT_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=60)),
+            visibility_timeout_seconds=int(
+                env.number("TICKERBEAT_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=60)
+            ),
             result_expires_seconds=int(env.number("TICKERBEAT_RESULT_EXPIRES_SECONDS", 86400, minimum=60)),
             monthly_budget_usd=env.number("TICKERBEAT_MONTHLY_BUDGET_USD", 50.0, minimum=0.0),
             budget_warning_usd=env.number("TICKERBEAT_BUDGET_WARNING_USD", 40.0, minimum=0.0),
+            data_dir=env.str("TICKERBEAT_DATA_DIR", "var"),
+            reports_dir=env.str("TICKERBEAT_REPORTS_DIR", "reports"),
             environ_name=env.str("TICKERBEAT_ENV", "production"),
         )
 
@@ -112,7 +118,9 @@ def _provider(env: _Env, name: str) -> ProviderSettings:
     _check_policy(f"{prefix}_QUOTA", quota)
     return ProviderSettings(
         name=name,
-        base_url=env.url(f"{prefix}_BASE_URL", DEFAULT_BASE_URLS[name], schemes=("http", "https")).rstrip("/"),
+        base_url=env.url(f"{prefix}_BASE_URL", DEFAULT_BASE_URLS[name], schemes=("http", "https")).rstrip(
+            "/"
+        ),
         api_key=Secret(env.str(f"{prefix}_API_KEY", "")),
         plan=plan,
         quota=quota,
@@ -141,7 +149,9 @@ class _Env:
         value = self._environ.get(name)
         return default if value is None or value.strip() == "" else value.strip()
 
-    def number(self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
+    def number(
+        self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+    ) -> float:
         raw = self._environ.get(name)
         if raw is None or raw.strip() == "":
             return float(default)

@@ -69,3 +69,14 @@ def test_beat_schedule_carries_the_entry_name_and_expiry():
     for name, spec in schedule.items():
         assert spec["kwargs"]["_entry"] == name
         assert spec["options"]["expires"] == BY_NAME[name].expires
+
+
+def test_firing_keys_name_the_work_once():
+    from beat_schedule import due
+
+    eod = BY_NAME["eod-bars"]
+    friday_night = due(eod, utc(2026, 11, 27, 5, 30))  # Wednesday's session
+    thursday_night = due(eod, utc(2026, 11, 26, 5, 30))  # Wednesday's session too
+    assert friday_night.key == thursday_night.key
+    hourly = BY_NAME["tier1-quotes-hourly"]
+    assert due(hourly, utc(2026, 11, 25, 14, 30)).key != due(hourly, utc(2026, 11, 25, 15, 30)).key

@@ -41,7 +41,11 @@ def test_half_days_and_neighbours():
     assert marketcal.previous_trading_day(date(2026, 11, 27)) == date(2026, 11, 25)
     assert marketcal.next_trading_day(date(2026, 11, 25)) == date(2026, 11, 27)
     assert marketcal.trading_days(date(2026, 11, 23), date(2026, 11, 29)) == [
-        date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 27)]
+        date(2026, 11, 23),
+        date(2026, 11, 24),
+        date(2026, 11, 25),
+        date(2026, 11, 27),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,15 @@ from worker.settings import Settings
 
 
 def test_the_design_cards_queues_are_declared_once():
-    assert set(QUEUE_NAMES) == {"finnhub", "alphavantage", "polygon", "yahoo", "compute", "control", "maintenance"}
+    assert set(QUEUE_NAMES) == {
+        "finnhub",
+        "alphavantage",
+        "polygon",
+        "yahoo",
+        "compute",
+        "control",
+        "maintenance",
+    }
     assert len(QUEUE_NAMES) == len(set(QUEUE_NAMES))
     assert set(PROVIDERS) == {"finnhub", "alphavantage", "polygon", "yahoo"}
 

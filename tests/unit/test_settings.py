@@ -21,14 +21,16 @@ def test_defaults_run_the_embedded_stack():
 
 
 def test_overrides_are_read_and_urls_lose_trailing_slash():
-    s = Settings.from_env({
-        "REDIS_URL": "redis://h:6380/2",
-        "FINNHUB_BASE_URL": "http://127.0.0.1:9000/finnhub/api/v1/",
-        "FINNHUB_API_KEY": "k-123",
-        "POLYGON_PLAN": "starter",
-        "ALPHAVANTAGE_QUOTA": "2/second, 10/day@UTC 00:00",
-        "TICKERBEAT_POOLS": "api_calls=3",
-    })
+    s = Settings.from_env(
+        {
+            "REDIS_URL": "redis://h:6380/2",
+            "FINNHUB_BASE_URL": "http://127.0.0.1:9000/finnhub/api/v1/",
+            "FINNHUB_API_KEY": "k-123",
+            "POLYGON_PLAN": "starter",
+            "ALPHAVANTAGE_QUOTA": "2/second, 10/day@UTC 00:00",
+            "TICKERBEAT_POOLS": "api_calls=3",
+        }
+    )
     assert s.broker_url == "redis://h:6380/2"
     assert s.providers["finnhub"].base_url == "http://127.0.0.1:9000/finnhub/api/v1"
     assert s.providers["finnhub"].api_key.reveal() == "k-123"

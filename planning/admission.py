@@ -1,0 +1,70 @@
+"""Admission control: never enqueue more calls than a provider's quota can serve in the run's window.
+
+What does not fit is carried to the next run, in priority order (tier first); it is never parked as a
+long ETA task (a Redis broker re-delivers those after the visibility timeout and runs them twice).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ratelimits import Policy, ProviderStats
+
+DAY = 86400.0
+
+
+def calls_in(policy: Policy, seconds: float) -> int:
+    """Calls ``policy`` admits in ``seconds`` from an idle start: each window allows ``limit`` per
+    ``length``, so a window admits ``limit * ceil(seconds / length)``; the policy, the least of them."""
+    if seconds <= 0:
+        return 0
+    return min(w.limit * max(1, math.ceil(seconds / w.seconds)) for w in policy.windows)
+
+
+def remaining_calls(policy: Policy, stats: ProviderStats, seconds: float) -> int:
+    """Calls the quota can still serve in the next ``seconds``, given what is already used or booked.
+
+    Conservative: a window's used units are counted as if they stayed until its next reset; a block
+    removes its remaining time from the horizon (an operator pause, ``inf``, leaves nothing).
+    """
+    horizon = seconds
+    if stats.blocked_until is not None:
+        horizon -= max(0.0, stats.blocked_until - stats.at)
+    if horizon <= 0:
+        return 0
+    best = math.inf
+    for window, ws in zip(policy.windows, stats.windows, strict=True):
+        free_now = max(0, ws.limit - ws.used)
+        if window.calendar:
+            until_reset = (ws.next_reset - stats.at) if ws.next_reset else DAY
+            resets = 0 if horizon < until_reset else 1 + int((horizon - until_reset) // DAY)
+            allowed = free_now + resets * ws.limit
+        else:
+            allowed = free_now + ws.limit * int(horizon // window.seconds)
+        best = min(best, allowed)
+    return int(best)
+
+
+@dataclass(frozen=True)
+class Admission:
+    admitted: tuple[str, ...]
+    carried: tuple[str, ...]
+
+
+def admit(candidates: Sequence[str], capacity: int) -> Admission:
+    """The first ``capacity`` candidates (already in priority order) go now; the rest are carried."""
+    capacity = max(0, capacity)
+    return Admission(tuple(candidates[:capacity]), tuple(candidates[capacity:]))
+
+
+def priority_order(symbols_by_tier: dict[int, Sequence[str]], carried: Sequence[str] = ()) -> list[str]:
+    """Carried symbols first (they waited longest), then by tier, each symbol once."""
+    seen: set[str] = set()
+    ordered: list[str] = []
+    for symbol in [*carried, *(s for t in sorted(symbols_by_tier) for s in symbols_by_tier[t])]:
+        if symbol not in seen:
+            seen.add(symbol)
+            ordered.append(symbol)
+    return ordered

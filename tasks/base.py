@@ -1,0 +1,49 @@
+"""The one wrapper every tickerbeat task goes through (``@tickerbeat_task``).
+
+- Beat-fired messages carry ``_entry=<schedule entry>``: the calendar gate (``beat_schedule.due``)
+  either lets the run through with ``day=<trading day>`` or skips it, and a Redis claim makes a
+  duplicate message for the same slot a no-op.
+- Late acknowledgement: a task whose worker dies is delivered again, so every task is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from celery import Task
+
+import beat_schedule
+from tasks import context
+from worker.app import app
+
+log = logging.getLogger("tickerbeat.tasks")
+
+# How long a firing's claim is remembered: longer than any entry's expiry and the weekend between sessions.
+CLAIM_SECONDS = 4 * 86400
+
+
+class TickerbeatTask(Task):
+    abstract = True
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def __call__(self, *args, **kwargs):
+        entry_name = kwargs.pop("_entry", None)
+        if entry_name is not None:
+            entry = beat_schedule.BY_NAME[entry_name]
+            firing = beat_schedule.due(entry, datetime.now(UTC))
+            if firing is None:
+                log.info("%s: skipped, not due now (calendar %s)", entry_name, entry.calendar)
+                return {"skipped": "not due", "entry": entry_name}
+            claim = f"tickerbeat:fired:{entry_name}:{firing.key}"
+            if not context.current().redis.set(claim, "1", nx=True, ex=CLAIM_SECONDS):
+                log.info("%s: skipped, %s already ran", entry_name, firing.key)
+                return {"skipped": "already ran", "entry": entry_name}
+            kwargs["day"] = firing.day.isoformat()
+        return super().__call__(*args, **kwargs)
+
+
+def tickerbeat_task(**options):
+    """``@app.task`` with the tickerbeat base; the task's name is ``tasks.<module>.<function>``."""
+    return app.task(base=TickerbeatTask, **options)

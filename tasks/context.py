@@ -1,0 +1,121 @@
+"""The per-process resources a task needs, built lazily once per worker process.
+
+One Redis client, one ``Limiter``, one ``Database`` (engine), one ``requests.Session`` and client per
+provider. ``reset()`` runs after the prefork pool forks (``worker_process_init``) so a child never
+shares its parent's sockets.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+import redis
+import requests
+from requests.adapters import HTTPAdapter
+
+import ratelimits
+from providers import CLIENTS, ProviderConfig
+from storage import Database
+from worker.settings import Settings
+
+# HTTP connections kept per provider session: a worker process makes one call at a time.
+_POOL_CONNECTIONS = 4
+
+
+class Context:
+    """Everything a task body looks up, built on first use from the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._clients: dict[str, object] = {}
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.settings.redis_url, socket_timeout=5.0, socket_connect_timeout=5.0)
+
+    @cached_property
+    def limiter(self) -> ratelimits.Limiter:
+        return ratelimits.Limiter(self.redis, guard=self.settings.quota_guard_seconds)
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.database_url)
+
+    def policy(self, provider: str) -> ratelimits.Policy:
+        return _policy(self.settings.providers[provider].quota)
+
+    def pool(self, name: str) -> ratelimits.Pool:
+        return ratelimits.Pool(
+            self.redis, name, size=self.settings.pools[name], lease_seconds=self.settings.pool_lease_seconds
+        )
+
+    def client(self, provider: str):
+        """The provider's client (``providers.CLIENTS``), with its own HTTP session without retries."""
+        if provider not in self._clients:
+            p = self.settings.providers[provider]
+            session = requests.Session()
+            adapter = HTTPAdapter(
+                max_retries=0, pool_connections=_POOL_CONNECTIONS, pool_maxsize=_POOL_CONNECTIONS
+            )
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            config = ProviderConfig(
+                name=provider,
+                base_url=p.base_url,
+                api_key=p.api_key.reveal(),
+                plan=p.plan,
+                connect_timeout=p.connect_timeout,
+                read_timeout=p.read_timeout,
+            )
+            self._clients[provider] = CLIENTS[provider](
+                config,
+                session,
+                self.limiter,
+                self.policy(provider),
+                max_wait=self.settings.quota_max_wait_seconds,
+            )
+        return self._clients[provider]
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.session.close()
+        self._clients.clear()
+        if "db" in self.__dict__:
+            self.db.dispose(close=False)
+        if "redis" in self.__dict__:
+            self.redis.close()
+
+
+_POLICIES: dict[str, ratelimits.Policy] = {}
+
+
+def _policy(text: str) -> ratelimits.Policy:
+    if text not in _POLICIES:
+        _POLICIES[text] = ratelimits.parse_policy(text)
+    return _POLICIES[text]
+
+
+_lock = threading.Lock()
+_current: Context | None = None
+
+
+def current() -> Context:
+    """This process's context (built from ``worker.app.settings`` on first use)."""
+    global _current
+    if _current is None:
+        with _lock:
+            if _current is None:
+                from worker.app import settings
+
+                _current = Context(settings)
+    return _current
+
+
+def reset() -> None:
+    """Forget the process's resources (after a fork: the child builds its own)."""
+    global _current
+    with _lock:
+        if _current is not None:
+            _current.close()
+        _current = None

@@ -1,0 +1,103 @@
+"""What every fetch task does around its provider call: hold a concurrency lease, call, summarise.
+
+Expected provider failures come back as ``FetchResult`` values and become small status records, so a
+chord's callback always runs; only bugs raise. Redis being unreachable (``QuotaUnavailable``) also
+becomes a status record: no provider call was made, and the planner re-plans the symbol.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+import ratelimits
+from providers import FetchResult
+from tasks import context
+
+log = logging.getLogger("tickerbeat.fetch")
+
+# Seconds a fetch task waits for a slot of its concurrency pool before deferring the call.
+POOL_WAIT_SECONDS = 60.0
+
+
+def run_fetch(
+    provider: str,
+    pool: str | None,
+    call: Callable[[object], FetchResult],
+    store: Callable[[FetchResult], int],
+    *,
+    symbol: str | None = None,
+) -> dict:
+    """Call ``call(client)`` under the pool's lease, store OK records with ``store``; return a summary."""
+    ctx = context.current()
+    try:
+        if pool:
+            with ctx.pool(pool).lease(timeout=POOL_WAIT_SECONDS):
+                result = call(ctx.client(provider))
+        else:
+            result = call(ctx.client(provider))
+    except ratelimits.PoolTimeout as exc:
+        return _no_call(provider, symbol, "deferred", f"pool {pool} busy: {exc}")
+    except ratelimits.QuotaUnavailable as exc:
+        log.error("%s: quota engine unreachable, no call made: %s", provider, exc)
+        return _no_call(provider, symbol, "unavailable", str(exc))
+    stored = store(result) if result.ok and result.records else 0
+    summary = result.summary()
+    summary["stored"] = stored
+    if not result.ok:
+        log.info(
+            "%s %s %s: %s (%s)", provider, result.endpoint, symbol or "", result.outcome.value, result.message
+        )
+    return summary
+
+
+def _no_call(provider: str, symbol: str | None, outcome: str, message: str) -> dict:
+    return {
+        "provider": provider,
+        "endpoint": None,
+        "outcome": outcome,
+        "symbol": symbol,
+        "records": 0,
+        "dropped": 0,
+        "retry_at": None,
+        "message": message,
+        "http_status": None,
+        "stored": 0,
+    }
+
+
+def outcome_counts(summaries: Iterable[dict | None]) -> dict[str, Counter]:
+    """Per provider, how many calls ended in each outcome (for ``storage.add_api_usage``)."""
+    counts: dict[str, Counter] = {}
+    for s in summaries:
+        if isinstance(s, dict) and s.get("provider"):
+            counts.setdefault(s["provider"], Counter())[s["outcome"]] += 1
+    return counts
+
+
+_NO_CALL = {"deferred", "unavailable"}
+
+
+def usage_counts(outcomes: Counter) -> dict[str, int]:
+    """Map outcome counts to the ``api_usage`` columns: calls made, ok, throttled, exhausted, errors, deferred."""
+    made = sum(n for o, n in outcomes.items() if o not in _NO_CALL)
+    return {
+        "calls": made,
+        "ok": outcomes.get("ok", 0),
+        "throttled": outcomes.get("throttled", 0),
+        "quota_exhausted": outcomes.get("quota_exhausted", 0),
+        "errors": made
+        - outcomes.get("ok", 0)
+        - outcomes.get("throttled", 0)
+        - outcomes.get("quota_exhausted", 0),
+        "deferred": sum(outcomes.get(o, 0) for o in _NO_CALL),
+    }
+
+
+def record_usage(session, day: str, summaries: Iterable[dict | None]) -> None:
+    """Add the summaries' outcomes to ``api_usage`` for ``day``."""
+    from storage import add_api_usage
+
+    for provider, outcomes in outcome_counts(summaries).items():
+        add_api_usage(session, provider, day, **usage_counts(outcomes))

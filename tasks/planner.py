@@ -1,0 +1,166 @@
+"""Queue ``control``: the planner. Decides each run's calls, bulk endpoints first, within the quota.
+
+- ``plan_quotes``: a Finnhub quote sweep over some tiers, admitted against what the quota can still
+  serve in the run's window; the rest is carried to the next sweep (tier order), never parked as ETAs.
+- ``plan_eod``: the whole market's official bars from Polygon's grouped daily (the day and the one
+  before, for late corrections); ``after_eod`` then sends the symbols still missing to Yahoo, then to
+  Alpha Vantage (a few a day), and marks whatever is left as served from cache (stale).
+- ``plan_backfill``: two years of history, one grouped call per missing session, as the quota allows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, timedelta
+
+from celery import chord
+
+import marketcal
+from planning.admission import admit, priority_order, remaining_calls
+from storage import active_symbols, days_with_bars, mark_stale, symbols_missing_bar, tiers
+from tasks import chords, context
+from tasks.base import tickerbeat_task
+from tasks.fetching import record_usage
+from worker.app import app
+
+log = logging.getLogger("tickerbeat.planner")
+
+HISTORY_DAYS = 730  # the free Polygon plan's two years
+# A session counts as backfilled when this share of the universe has a bar on it.
+BACKFILL_COVERAGE = 0.5
+
+
+def _remaining(provider: str, seconds: float) -> int:
+    ctx = context.current()
+    policy = ctx.policy(provider)
+    return remaining_calls(policy, ctx.limiter.stats(provider, policy), seconds)
+
+
+def _carry_key(provider: str, what: str) -> str:
+    return f"tickerbeat:carry:{provider}:{what}"
+
+
+@tickerbeat_task(name="tasks.planner.plan_quotes", expires=3600)
+def plan_quotes(tiers: list[int], day: str, window_seconds: float = 50 * 60) -> dict:
+    """Sweep Finnhub quotes for ``tiers`` on ``day``; carry what the quota cannot serve in the window."""
+    ctx = context.current()
+    with ctx.db.session() as s:
+        by_tier = {t: active_symbols(s, tier=t) for t in tiers}
+    carried = json.loads(ctx.redis.getdel(_carry_key("finnhub", "quotes")) or "[]")
+    order = priority_order(by_tier, carried)
+    decision = admit(order, _remaining("finnhub", window_seconds))
+    if decision.carried:
+        ctx.redis.set(_carry_key("finnhub", "quotes"), json.dumps(list(decision.carried)), ex=7 * 86400)
+        log.warning("quotes %s: %d symbols carried to the next sweep (quota)", day, len(decision.carried))
+    batches = chords.launch(
+        "tasks.finnhub.fetch_quote",
+        decision.admitted,
+        {"day": day},
+        "tasks.analysis.analyse_batch",
+        {"day": day},
+        window_seconds + 600,
+        kind="finnhub.quote",
+    )
+    return {
+        "day": day,
+        "tiers": tiers,
+        "planned": len(order),
+        "admitted": len(decision.admitted),
+        "carried": len(decision.carried),
+        "batches": batches,
+    }
+
+
+@tickerbeat_task(name="tasks.planner.plan_eod", expires=3 * 3600)
+def plan_eod(day: str) -> dict:
+    """Official bars for ``day`` and the session before it (corrections), then the fallbacks."""
+    previous = marketcal.previous_trading_day(date.fromisoformat(day)).isoformat()
+    fetch = app.signature("tasks.polygon.fetch_grouped_daily")
+    chord([fetch.clone(kwargs={"day": day}), fetch.clone(kwargs={"day": previous})])(
+        app.signature("tasks.planner.after_eod", kwargs={"day": day})
+    )
+    return {"day": day, "grouped": [day, previous]}
+
+
+@tickerbeat_task(name="tasks.planner.after_eod", expires=3 * 3600)
+def after_eod(results: list, day: str, window_seconds: float = 2 * 3600) -> dict:
+    """Send the symbols still missing ``day``'s bar to Yahoo, then Alpha Vantage; mark the rest stale."""
+    ctx = context.current()
+    with ctx.db.session() as s, s.begin():
+        record_usage(s, day, results)
+        missing = symbols_missing_bar(s, day)
+        tier_of = tiers(s)
+    missing.sort(key=lambda sym: (tier_of.get(sym, 4), sym))
+    to_yahoo = admit(missing, _remaining("yahoo", window_seconds))
+    to_av = admit(to_yahoo.carried, _remaining("alphavantage", window_seconds))
+    start = marketcal.previous_trading_day(date.fromisoformat(day)).isoformat()
+    common = {"start": start, "end": day}
+    follow = {"day": day, "analyse": False, "stale_if_missing": True}
+    chords.launch(
+        "tasks.yahoo.fetch_history",
+        to_yahoo.admitted,
+        common,
+        "tasks.analysis.analyse_batch",
+        follow,
+        window_seconds + 600,
+        kind="yahoo.history",
+    )
+    chords.launch(
+        "tasks.alphavantage.fetch_daily",
+        to_av.admitted,
+        common,
+        "tasks.analysis.analyse_batch",
+        follow,
+        window_seconds + 600,
+        kind="alphavantage.daily",
+    )
+    stale = to_av.carried
+    if stale:
+        _mark_stale(day, stale, "no provider could serve it within its quota")
+    return {
+        "day": day,
+        "missing": len(missing),
+        "yahoo": len(to_yahoo.admitted),
+        "alphavantage": len(to_av.admitted),
+        "stale": len(stale),
+    }
+
+
+def _mark_stale(day: str, symbols, reason: str) -> None:
+    with context.current().db.session() as s, s.begin():
+        mark_stale(s, [{"symbol": sym, "day": day, "reason": reason} for sym in symbols])
+
+
+@tickerbeat_task(name="tasks.planner.plan_backfill", expires=3 * 3600)
+def plan_backfill(day: str, window_seconds: float = 2 * 3600, history_days: int = HISTORY_DAYS) -> dict:
+    """One grouped-daily call per session of the last two years that the universe mostly lacks."""
+    ctx = context.current()
+    end = date.fromisoformat(day)
+    start = end - timedelta(days=history_days)
+    with ctx.db.session() as s:
+        universe = len(active_symbols(s))
+        have = set(days_with_bars(s, start, end, min_symbols=max(1, int(universe * BACKFILL_COVERAGE))))
+    # Polygon refuses data older than two years: keep a day's margin inside the limit.
+    sessions = [d for d in marketcal.trading_days(start + timedelta(days=1), end) if d not in have]
+    sessions.sort(reverse=True)  # newest first: the indicators need the recent past most
+    decision = admit([d.isoformat() for d in sessions], _remaining("polygon", window_seconds))
+    fetch = app.signature("tasks.polygon.fetch_grouped_daily")
+    if decision.admitted:
+        chord([fetch.clone(kwargs={"day": d}) for d in decision.admitted])(
+            app.signature("tasks.planner.after_backfill", kwargs={"day": day})
+        )
+    return {
+        "day": day,
+        "missing_sessions": len(sessions),
+        "admitted": len(decision.admitted),
+        "carried": len(decision.carried),
+    }
+
+
+@tickerbeat_task(name="tasks.planner.after_backfill")
+def after_backfill(results: list, day: str) -> dict:
+    with context.current().db.session() as s, s.begin():
+        record_usage(s, day, results)
+    stored = sum(r.get("stored", 0) for r in results if isinstance(r, dict))
+    return {"day": day, "sessions": len(results), "bars": stored}

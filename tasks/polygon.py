@@ -1,0 +1,38 @@
+"""Queue ``polygon``: grouped daily bars (the whole market in one call) and the reference ticker list."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from storage import active_symbols, upsert_bars, upsert_symbols
+from tasks import context
+from tasks.base import tickerbeat_task
+from tasks.fetching import run_fetch
+
+
+@tickerbeat_task(name="tasks.polygon.fetch_grouped_daily", expires=6 * 3600)
+def fetch_grouped_daily(day: str) -> dict:
+    """Every universe symbol's official bar for ``day`` (ISO date) in one call; other tickers are ignored."""
+    summary = run_fetch(
+        "polygon", "api_calls", lambda c: c.grouped_daily(date.fromisoformat(day)), _store_universe_bars
+    )
+    summary["day"] = day
+    return summary
+
+
+@tickerbeat_task(name="tasks.polygon.fetch_tickers")
+def fetch_tickers() -> dict:
+    """The active US stock tickers (every page through the quota), upserted into the universe."""
+    return run_fetch("polygon", "api_calls", lambda c: c.tickers(), _store_symbols)
+
+
+def _store_universe_bars(result) -> int:
+    with context.current().db.session() as s, s.begin():
+        universe = set(active_symbols(s))
+        bars = [b for b in result.records if not universe or b.symbol in universe]
+        return upsert_bars(s, bars)
+
+
+def _store_symbols(result) -> int:
+    with context.current().db.session() as s, s.begin():
+        return upsert_symbols(s, result.records)

@@ -1,0 +1,114 @@
+"""Queue ``compute``: model training, the day's predictions, the ranked recommendations and the report."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+
+from analysis import model as forward_model
+from analysis.features import feature_arrays, features_on
+from storage import active_symbols, latest_model_version, upsert_model_version, upsert_predictions
+from tasks import context
+from tasks.base import tickerbeat_task
+from tasks.panels import load_panel
+
+log = logging.getLogger("tickerbeat.recommendations")
+
+TRAIN_SESSIONS = 504  # two years
+PREDICT_SESSIONS = 300
+
+
+def _models_dir() -> Path:
+    return Path(context.current().settings.data_dir) / "models"
+
+
+def train_and_store(day: date) -> forward_model.TrainedModel:
+    """Train on two years up to ``day`` (walk-forward validated), save the artefact, record the version."""
+    with context.current().db.session() as s:
+        symbols = active_symbols(s)
+        panel = load_panel(s, day, symbols, sessions=TRAIN_SESSIONS)
+    trained = forward_model.train(panel, as_of=day)
+    path = _models_dir() / f"{trained.version}.pkl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(forward_model.dumps(trained))
+    metrics = asdict(trained.metrics)
+    metrics["summary"] = trained.metrics.summary()
+    with context.current().db.session() as s, s.begin():
+        upsert_model_version(
+            s,
+            {
+                "version": trained.version,
+                "trained_at": datetime.now(UTC),
+                "horizon_days": trained.params.horizon,
+                "features": list(trained.features),
+                "metrics": metrics,
+                "artifact": str(path),
+            },
+        )
+    log.info("model %s trained: %s", trained.version, trained.metrics.summary())
+    return trained
+
+
+def current_model(day: date) -> forward_model.TrainedModel:
+    """The newest stored model, or one trained now when there is none (or its artefact is gone)."""
+    with context.current().db.session() as s:
+        row = latest_model_version(s)
+    if row is not None and row.artifact and Path(row.artifact).exists():
+        return forward_model.loads(Path(row.artifact).read_bytes())
+    return train_and_store(day)
+
+
+@tickerbeat_task(name="tasks.recommendations.retrain_model", expires=6 * 3600)
+def retrain_model(day: str) -> dict:
+    trained = train_and_store(date.fromisoformat(day))
+    return {
+        "day": day,
+        "version": trained.version,
+        "auc": trained.metrics.auc,
+        "rank_ic": trained.metrics.rank_ic,
+    }
+
+
+def day_features(panel) -> dict[str, np.ndarray]:
+    """Each symbol's features on the panel's last session.
+
+    A provisional close (from a quote) has no volume yet: its volume z-score is the previous session's,
+    so the symbol can still be scored; every other feature uses the provisional close itself.
+    """
+    features = feature_arrays(panel)
+    today = features_on(features, -1)
+    if panel.close.shape[0] > 1:
+        yesterday_vz = features["volume_z"][-2]
+        provisional = ~np.isfinite(panel.volume[-1]) & np.isfinite(panel.close[-1])
+        today["volume_z"] = np.where(provisional, yesterday_vz, today["volume_z"])
+    return today
+
+
+@tickerbeat_task(name="tasks.recommendations.predict_day", expires=3600)
+def predict_day(day: str) -> dict:
+    """Model scores for every active symbol with complete features on ``day``."""
+    the_day = date.fromisoformat(day)
+    trained = current_model(the_day)
+    with context.current().db.session() as s, s.begin():
+        symbols = active_symbols(s)
+        panel = load_panel(s, the_day, symbols, sessions=PREDICT_SESSIONS)
+        if panel.dates[-1] != the_day:
+            return {"day": day, "scored": 0, "reason": f"{day} is not a session"}
+        scores = forward_model.predict(trained, day_features(panel))
+        rows = [
+            {
+                "symbol": sym,
+                "day": the_day,
+                "model_version": trained.version,
+                "score": float(sc),
+                "prob_up": float(sc),
+            }
+            for sym, sc in zip(panel.symbols, scores, strict=True)
+            if np.isfinite(sc)
+        ]
+        upsert_predictions(s, rows)
+    return {"day": day, "model_version": trained.version, "symbols": len(symbols), "scored": len(rows)}
