@@ -57,9 +57,7 @@ def active_symbols(session: Session, tier: int | None = None) -> list[str]:
 
 def tiers(session: Session) -> dict[str, int]:
     """Effective tier of every active symbol: ``pinned_tier`` when set, else ``tier``."""
-    return dict(
-        session.execute(select(Symbol.ticker, EFFECTIVE_TIER).where(Symbol.active.is_(True))).tuples()
-    )
+    return dict(session.execute(select(Symbol.ticker, EFFECTIVE_TIER).where(Symbol.active.is_(True))).all())
 
 
 def bars_between(
@@ -75,9 +73,9 @@ def bars_between(
         )
         if names is not None:
             query = query.where(DailyBar.symbol.in_(names))
-        parts.extend(session.execute(query).tuples())
+        parts.extend(session.execute(query).all())
     frame = pd.DataFrame.from_records(parts, columns=list(BAR_COLUMNS))
-    frame["day"] = pd.to_datetime(frame["day"])
+    frame["day"] = pd.to_datetime(frame["day"]).astype("datetime64[ns]")
     for column in BAR_COLUMNS[2:]:
         frame[column] = frame[column].astype("float64")
     return frame.sort_values(["symbol", "day"], ignore_index=True)

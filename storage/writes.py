@@ -87,16 +87,18 @@ def replace_recommendations(
     if model_version is not None:
         extra["model_version"] = model_version
     records = [_with(r, extra, RECOMMENDATIONS) for r in records]
+    for index, fields in enumerate(records):
+        action = getattr(fields.get("action"), "value", fields.get("action"))  # an Enum's value
+        if action not in ACTIONS:
+            raise StorageError(
+                f"recommendations: record {index} action {action!r} is not one of {', '.join(ACTIONS)}"
+            )
     groups = normalise(RECOMMENDATIONS, records)
     for rows in groups:
         for row in rows:
             if row["day"] != the_day:
                 raise StorageError(
                     f"recommendations: row for {row['symbol']} is dated {row['day']}, not {the_day}"
-                )
-            if row.get("action") not in ACTIONS:
-                raise StorageError(
-                    f"recommendations: action {row.get('action')!r} is not one of {', '.join(ACTIONS)}"
                 )
     session.execute(delete(Recommendation).where(Recommendation.day == the_day))
     return sum(write_rows(session, Recommendation.__table__, RECOMMENDATIONS.keys, rows) for rows in groups)
