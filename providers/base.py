@@ -151,9 +151,8 @@ class BaseClient:
             status, answer_headers = response.status_code, response.headers
             text = response.content.decode("utf-8", errors="replace")
         except requests.exceptions.RequestException as exc:
-            return self._result(
-                endpoint, *_request_failure(self.provider, endpoint, exc, self.config), symbol
-            )
+            outcome, message = _request_failure(self.provider, endpoint, exc, self.config)
+            return self._result(endpoint, outcome, symbol, message)
         elapsed = time.monotonic() - started
         verdict = self._classify(endpoint, status, answer_headers, text)
         log.debug("%s %s %s -> HTTP %s in %.3f s", self.provider, endpoint, symbol or "", status, elapsed)
