@@ -15,7 +15,9 @@ pool and leaves the parent's connections alone.
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -27,6 +29,7 @@ from storage.errors import StorageError
 
 BUSY_TIMEOUT_SECONDS = 30  # how long an SQLite writer waits for the write lock before failing
 DEFAULT_URL = "sqlite:///var/tickerbeat.db"  # the embedded default, relative to the working directory
+log = logging.getLogger(__name__)
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^/]*@")  # up to the last @ of the authority
 
 
@@ -85,8 +88,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
-        cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:  # persistent in the file: normally done once, by the first connection ever
+                cursor.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:  # switching needs a moment without other writers
+                log.warning(
+                    "SQLite journal stays %s for now (%s); a later connection switches it to WAL",
+                    "rollback",
+                    exc,
+                )
     finally:
         cursor.close()
 
