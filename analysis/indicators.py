@@ -248,6 +248,15 @@ def latest(indicators: dict[str, np.ndarray], row: int = -1) -> dict[str, np.nda
     return {name: np.array(values[row], dtype=np.float64) for name, values in indicators.items()}
 
 
+def sma(values: object, bars: int) -> np.ndarray:
+    """Simple moving average over each column's last ``bars`` bars (missing days skipped; NaN if too few)."""
+    if bars < 1:
+        raise ValueError(f"bars must be >= 1, got {bars}")
+    x = as_matrix("values", values)
+    comp = _Compactor(np.isfinite(x))
+    return comp.scatter(_rolling_mean(comp.gather(x), bars))
+
+
 def trailing_return(close: object, bars: int) -> np.ndarray:
     """``close / close bars ago - 1`` per symbol and session, counting bars (missing days skipped).
 

@@ -8,7 +8,7 @@ import statistics
 import numpy as np
 import pytest
 
-from analysis.indicators import INDICATOR_NAMES, bar_counts, compute_indicators, latest, trailing_return
+from analysis.indicators import INDICATOR_NAMES, bar_counts, compute_indicators, latest, sma, trailing_return
 from analysis.panel import PanelError
 
 NAN = float("nan")
@@ -297,3 +297,15 @@ def test_bar_counts():
 def test_bad_shapes_are_clear_errors(close, high):
     with pytest.raises(PanelError):
         compute_indicators(close, high, high, high)
+
+
+@pytest.mark.parametrize(
+    ("values", "bars", "expected"),
+    [
+        ([1.0, 2.0, 3.0, 4.0], 2, [NAN, 1.5, 2.5, 3.5]),
+        ([1.0, NAN, 3.0, 5.0], 2, [NAN, NAN, 2.0, 4.0]),
+        ([1.0, 2.0], 3, [NAN, NAN]),
+    ],
+)
+def test_public_sma(values, bars, expected):
+    np.testing.assert_allclose(sma(np.array(values)[:, None], bars)[:, 0], expected)
