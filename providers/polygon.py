@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import marketcal
 from providers.base import PARSE_ERRORS, Answer, BaseClient, Parsed, same_origin
 from providers.records import DailyBar, Record, SymbolInfo
 from providers.results import FetchResult, Outcome, Verdict
@@ -197,9 +198,18 @@ class PolygonClient(BaseClient):
             raise ValueError(f"daily_range: end {end.isoformat()} is before start {start.isoformat()}")
         path = f"/v2/aggs/ticker/{provider_spelling(NAME, symbol)}/range/1/day/{start.isoformat()}/{end.isoformat()}"
         params = {"adjusted": _flag(adjusted), "sort": "asc", "limit": "50000"}
-        return self._paginate(
-            "daily_range", self._url(path), params, lambda a, at: parse_bars(a.text, at, symbol), symbol
-        )
+        parse = lambda a, at: parse_bars(a.text, at, symbol)  # noqa: E731
+        empty = Outcome.NOT_FOUND if self._has_completed_session(start, end) else Outcome.OK
+        return self._paginate("daily_range", self._url(path), params, parse, symbol, empty=empty)
+
+    def _has_completed_session(self, start: date, end: date) -> bool:
+        """True when [start, end] holds a session already closed by the client's clock: an empty answer
+        then means the ticker is unknown (Polygon answers 200 with no results), not a quiet range."""
+        try:
+            last = marketcal.last_completed_session(self._now())
+            return bool(marketcal.trading_days(start, min(end, last)))
+        except ValueError:  # outside the calendar's range
+            return False
 
     def previous_close(self, symbol: str, adjusted: bool = True) -> FetchResult:
         """The previous session's bar of ``symbol``; no bar at all is NOT_FOUND."""
@@ -237,6 +247,8 @@ class PolygonClient(BaseClient):
         parse: Callable[[Answer, datetime], Parsed],
         symbol: str | None,
         max_pages: int | None = None,
+        *,
+        empty: Outcome = Outcome.OK,
     ) -> FetchResult:
         """Follow ``next_url`` through the limiter; see ``tickers`` for how an early stop is returned."""
         limit = min(max_pages or MAX_PAGES, MAX_PAGES)
@@ -264,7 +276,7 @@ class PolygonClient(BaseClient):
             if nxt is None or pages >= limit:
                 parsed = Parsed(tuple(gathered), dropped, nxt)
                 return self._finish(
-                    endpoint, parsed, fetched_at, symbol=symbol, empty=Outcome.OK, status=answer.status
+                    endpoint, parsed, fetched_at, symbol=symbol, empty=empty, status=answer.status
                 )
             url, params = nxt, None
 
