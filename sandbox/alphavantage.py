@@ -64,8 +64,7 @@ def _security(sb: Sandbox, request: web.Request, now: float) -> Security | None:
 
 def _completed_rows(sb: Sandbox, sec: Security, now: float) -> list[int]:
     m = sb.market
-    last = m.last_row(m.close_ts, now)
-    return [k for k in range(last + 1) if m.present[k, sec.index]]
+    return m.present_rows(sec.index, m.last_row(m.close_ts, now)).tolist()
 
 
 def query(request: web.Request, sb: Sandbox, now: float) -> Answer:

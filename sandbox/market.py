@@ -183,6 +183,10 @@ class Market:
                 f *= s.ratio
         return f
 
+    def present_rows(self, i: int, upto: int) -> np.ndarray:
+        """Rows 0..``upto`` (inclusive) on which security ``i`` traded, ascending."""
+        return np.flatnonzero(self.present[: upto + 1, i])
+
     def rows(self, first: date, last: date) -> range:
         """Row range of the sessions from ``first`` to ``last`` inclusive (empty when none are held)."""
         lo = int(np.searchsorted(self._day_numbers, _num(first), side="left"))
@@ -200,7 +204,9 @@ class Market:
         """Rounded bars of security ``i`` on ``rows``: unadjusted when ``adjust_to`` is None, else split-adjusted
         as of ``adjust_to``. Keys: open, high, low, close, volume (float64), present (bool)."""
         sl = slice(rows.start, rows.stop)
-        raw_factor = np.array([self.symbol_factor(i, self.days[k]) for k in rows], dtype=np.float64)
+        raw_factor = np.ones(len(rows), dtype=np.float64)
+        for s in self.universe.splits_of.get(i, ()):
+            raw_factor[self._day_numbers[sl] >= _num(s.day)] *= s.ratio
         to_factor = raw_factor if adjust_to is None else np.full(len(rows), self.symbol_factor(i, adjust_to))
         return _rounded(
             self.open[sl, i],
@@ -242,12 +248,12 @@ class Market:
 
 
 def _rounded(o, h, lo, c, v, raw_factor, to_factor, adjusted: bool) -> dict[str, np.ndarray]:
-    raw = [np.asarray(x, dtype=np.float64) / raw_factor for x in (o, h, lo, c)]
-    raw = [np.where(x >= 1.0, np.round(x, 2), np.round(x, 4)) for x in raw]
+    raw = np.vstack([o, h, lo, c]).astype(np.float64) / raw_factor  # cents above $1, else 4 decimals
+    raw = np.where(raw >= 1.0, np.round(raw, 2), np.round(raw, 4))
     volume = np.round(np.asarray(v, dtype=np.float64) * raw_factor)
     if adjusted:
         scale = raw_factor / to_factor
-        raw = [np.round(x * scale, 4) for x in raw]
+        raw = np.round(raw * scale, 4)
         volume = np.round(volume / scale)
     return {"open": raw[0], "high": raw[1], "low": raw[2], "close": raw[3], "volume": volume}
 

@@ -260,7 +260,7 @@ def ticker_range(request: web.Request, sb: Sandbox, now: float) -> Answer:
     lo = int(np.searchsorted(m.midnight_ms, start[0], side="left"))
     hi = int(np.searchsorted(m.midnight_ms, end[0], side="right"))
     available = _available_at(sb, m)
-    rows = [k for k in range(lo, hi) if m.present[k, sec.index] and available[k] <= now]
+    rows = (np.flatnonzero(m.present[lo:hi, sec.index] & (available[lo:hi] <= now)) + lo).tolist()
     if sort == "desc":
         rows.reverse()
     page = rows[:limit]

@@ -96,26 +96,29 @@ def chart(request: web.Request, sb: Sandbox, now: float) -> Answer:
     events = {e.strip() for e in q.get("events", "").split(",") if e.strip()}
     eastern = datetime.fromtimestamp(now, marketcal.EASTERN)
     offset = int(eastern.utcoffset().total_seconds())
-    all_rows = [k for k in range(last_done + 1) if m.present[k, sec.index]]
-    prev_rows = [k for k in all_rows if not rows or k < rows[0]]
+    traded = m.present_rows(sec.index, last_done)
+    before = traded[: np.searchsorted(traded, rows[0])] if rows else traded
+    prev_row = int(before[-1]) if len(before) else None
+    last_row = int(traded[-1]) if len(traded) else None
+    first = (
+        min(k for k in (prev_row, rows[0] if rows else None, last_row) if k is not None) if len(traded) else 0
+    )
+    b = m.series(sec.index, range(first, last_done + 1), today)
     meta = {
         "currency": "USD", "symbol": sec.symbol, "exchangeName": sec.exchange.yahoo,
         "fullExchangeName": sec.exchange.yahoo_full, "instrumentType": "ETF" if sec.kind == "ETF" else "EQUITY",
         "firstTradeDate": int(datetime.combine(sec.listed, datetime.min.time(), marketcal.EASTERN).timestamp()) + 34200,
-        "regularMarketTime": int(m.close_ts[all_rows[-1]]) if all_rows else None,
+        "regularMarketTime": int(m.close_ts[last_row]) if last_row is not None else None,
         "hasPrePostMarketData": True, "gmtoffset": offset, "timezone": eastern.tzname(),
         "exchangeTimezoneName": "America/New_York", "priceHint": 2, "dataGranularity": "1d", "range": q.get("range", ""),
     }  # fmt: skip
-    if all_rows:
-        k = all_rows[-1]
-        meta["regularMarketPrice"] = _f32(m.series(sec.index, range(k, k + 1), today)["close"])[0]
-    if prev_rows:
-        k = prev_rows[-1]
-        meta["chartPreviousClose"] = _f32(m.series(sec.index, range(k, k + 1), today)["close"])[0]
+    if last_row is not None:
+        meta["regularMarketPrice"] = _f32(b["close"][last_row - first : last_row - first + 1])[0]
+    if prev_row is not None:
+        meta["chartPreviousClose"] = _f32(b["close"][prev_row - first : prev_row - first + 1])[0]
     result: dict = {"meta": meta}
     if rows:
-        b = m.series(sec.index, range(rows[0], rows[-1] + 1), today)
-        off = np.array(rows) - rows[0]
+        off = np.array(rows) - first
         present = b["present"][off]
         cols = {}
         for name in ("open", "high", "low", "close"):
