@@ -25,6 +25,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
 from analysis.features import FEATURE_NAMES, above_median_labels, feature_arrays, forward_returns, stack
 from analysis.panel import Panel
@@ -158,13 +159,22 @@ def train(
     as_of: date,
     params: ModelParams | None = None,
     features: dict[str, np.ndarray] | None = None,
+    threads: int | None = None,
 ) -> TrainedModel:
     """Validate walk-forward, then fit on every usable session up to ``as_of`` (see the module docstring).
 
     ``features`` (``feature_arrays`` of the same, full panel) is reused when given; sessions after
-    ``as_of`` are cut off either way. Raises ``ModelError`` when the history is too short to train.
+    ``as_of`` are cut off either way. ``threads`` caps the native (OpenMP/BLAS) threads, e.g. 1 inside a
+    prefork worker whose siblings share the cores; it does not change the result. Raises ``ModelError``
+    when the history is too short to train.
     """
-    params = params or ModelParams()
+    with threadpool_limits(limits=threads):
+        return _train(panel, as_of, params or ModelParams(), features)
+
+
+def _train(
+    panel: Panel, as_of: date, params: ModelParams, features: dict[str, np.ndarray] | None
+) -> TrainedModel:
     known = panel.upto(as_of)
     n = known.shape[0]
     if features is None:
@@ -244,7 +254,7 @@ def dumps(model: TrainedModel) -> bytes:
 def loads(data: bytes) -> TrainedModel:
     """A model from ``dumps`` bytes; ``ModelError`` if it is not one or was built by other model code."""
     try:
-        model = pickle.loads(data)  # noqa: S301 - our own artefact, see dumps
+        model = pickle.loads(data)  # our own artefact: see dumps
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError) as exc:
         raise ModelError(f"not a serialised model: {type(exc).__name__}") from None
     if not isinstance(model, TrainedModel):

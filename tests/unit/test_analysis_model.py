@@ -216,3 +216,11 @@ def test_too_little_history_is_a_clear_error(days, message):
 def test_bad_params_are_clear_errors(kwargs):
     with pytest.raises(ModelError):
         ModelParams(**kwargs)
+
+
+def test_thread_cap_does_not_change_the_model(signal_panel):
+    small = ModelParams(n_folds=2, max_iter=10)
+    as_of = signal_panel.dates[-1]
+    capped, free = train(signal_panel, as_of, small, threads=1), train(signal_panel, as_of, small)
+    assert capped.version == free.version
+    assert capped.metrics.auc == pytest.approx(free.metrics.auc, abs=1e-6)
