@@ -180,16 +180,23 @@ def _close_of(day: date) -> datetime:
 
 
 def parse_listing(body: str, fetched_at: datetime) -> Parsed:
-    """``LISTING_STATUS`` CSV -> ``SymbolInfo`` rows; symbols outside the accepted form are dropped."""
+    """``LISTING_STATUS`` CSV -> ``SymbolInfo`` rows; symbols outside the accepted form are dropped.
+
+    A row must have every header column and a status of ``Active`` or ``Delisted``; a bad row inside the
+    file is dropped and counted, but a bad LAST row means the body was cut off (a truncated answer would
+    otherwise pass for a shorter universe): BadBody. A cut exactly at a row boundary cannot be seen."""
     del fetched_at
     reader = csv.DictReader(io.StringIO(body.lstrip("\ufeff")))
     if reader.fieldnames is None or not {"symbol", "status"} <= set(reader.fieldnames):
         raise BadBody(f"CSV header lacks symbol/status: {snippet(body[:120])!r}")
     rows: list[SymbolInfo] = []
     dropped = 0
+    last_complete = True
     for item in reader:
+        status = (item.get("status") or "").strip().lower()
+        last_complete = None not in item and None not in item.values() and status in ("active", "delisted")
         symbol = parse_symbol((item.get("symbol") or "").strip())
-        if symbol is None:
+        if symbol is None or not last_complete:
             dropped += 1
             continue
         rows.append(
@@ -199,10 +206,12 @@ def parse_listing(body: str, fetched_at: datetime) -> Parsed:
                 exchange=(item.get("exchange") or "").strip() or None,
                 type=(item.get("assetType") or "").strip() or None,
                 currency=None,
-                active=(item.get("status") or "").strip().lower() == "active",
+                active=status == "active",
                 source=NAME,
             )
         )
+    if not last_complete:
+        raise BadBody("CSV ends with an incomplete row: the answer was cut off")
     return Parsed(tuple(rows), dropped)
 
 

@@ -185,6 +185,32 @@ def test_alphavantage_listing_csv():
     assert parsed.dropped == 1
 
 
+LISTING_HEAD = "symbol,name,exchange,assetType,ipoDate,delistingDate,status\r\n"
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "AAPL,Apple Inc,NASDAQ,Stock,1980-12-12,null,Act",  # cut inside the status
+        "AAPL,Apple Inc,NASDAQ,Sto",  # cut inside a row
+        "AAPL,Apple Inc,NASDAQ,Stock,1980-12-12,null,",  # cut after a comma
+    ],
+)
+def test_alphavantage_listing_cut_off_is_bad_body(tail):
+    body = LISTING_HEAD + "A,Agilent Technologies Inc,NYSE,Stock,1999-11-18,null,Active\r\n" + tail
+    with pytest.raises(BadBody, match="cut off"):
+        alphavantage.parse_listing(body, AT)
+
+
+def test_alphavantage_listing_bad_inner_row_is_dropped():
+    body = (
+        LISTING_HEAD
+        + "A,Agilent,NYSE,Stock,1999-11-18,null\r\nAAPL,Apple Inc,NASDAQ,Stock,1980-12-12,null,Active\r\n"
+    )
+    parsed = alphavantage.parse_listing(body, AT)
+    assert ([s.symbol for s in parsed.records], parsed.dropped) == (["AAPL"], 1)
+
+
 def test_yahoo_chart_nulls_become_dropped_rows():
     # 2024-10-30, 2024-10-31, 2024-11-01 at 09:30 EDT; the middle row holds nulls.
     body = (
