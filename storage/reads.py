@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
@@ -66,18 +67,22 @@ def bars_between(
     """Bars from ``start`` to ``end`` as a long DataFrame (symbol, day, open, high, low, close, volume),
     sorted by symbol then day; ``day`` is datetime64[ns] at midnight; prices float64."""
     first, last = _day(start, "start"), _day(end, "end")
-    parts = []
-    for names in _chunks(symbols):
-        query: Select = select(*(DailyBar.__table__.c[c] for c in BAR_COLUMNS)).where(
-            DailyBar.day.between(first, last)
-        )
-        if names is not None:
-            query = query.where(DailyBar.symbol.in_(names))
-        parts.extend(session.execute(query).all())
-    frame = pd.DataFrame.from_records(parts, columns=list(BAR_COLUMNS))
-    frame["day"] = pd.to_datetime(frame["day"]).astype("datetime64[ns]")
-    for column in BAR_COLUMNS[2:]:
-        frame[column] = frame[column].astype("float64")
+    wanted = None if symbols is None else sorted(set(symbols))
+    # Up to one IN list, filter in SQL; beyond it one scan of the range and a filter here beats
+    # many IN queries that each walk the same days.
+    in_sql = wanted is not None and len(wanted) <= IN_CHUNK
+    query: Select = select(*(DailyBar.__table__.c[c] for c in BAR_COLUMNS)).where(
+        DailyBar.day.between(first, last)
+    )
+    if in_sql:
+        query = query.where(DailyBar.symbol.in_(wanted))
+    # Plain tuples: pandas builds a frame from them ~10x faster than from Row objects.
+    frame = pd.DataFrame([tuple(row) for row in session.execute(query)], columns=list(BAR_COLUMNS))
+    frame["symbol"] = frame["symbol"].astype(object)
+    frame["day"] = pd.to_datetime(frame["day"].astype(object)).astype("datetime64[ns]")
+    frame[list(BAR_COLUMNS[2:])] = frame[list(BAR_COLUMNS[2:])].astype(np.float64)
+    if wanted is not None and not in_sql:
+        frame = frame[frame["symbol"].isin(wanted)]
     return frame.sort_values(["symbol", "day"], ignore_index=True)
 
 

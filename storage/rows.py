@@ -79,9 +79,18 @@ def spec_for(
     return TableSpec(table.name, keys, kinds, nullable, required, lengths, dict(aliases or {}), stamp)
 
 
+_EXACT = {"float": float, "int": int, "bool": bool, "str": str, "date": date}
+
+
 def coerce(spec: TableSpec, column: str, value: Any) -> Any:
     """``value`` as the Python type the column stores; raises ``ValueError`` with a short reason."""
     kind = spec.kinds[column]
+    if type(value) is _EXACT.get(kind):  # fast path for the common, already-clean value
+        if kind == "float":
+            if -math.inf < value < math.inf:
+                return value
+        elif kind != "str" or len(value) <= spec.lengths.get(column, len(value)):
+            return value
     if value is None or (kind == "float" and _is_nan(value)):
         if column in spec.nullable:
             return None
