@@ -26,6 +26,7 @@ EPOCH = date(2018, 1, 1)  # a Monday: weekday ordinal 0
 MOMENTUM_LOADING = 0.015  # next return per unit of trailing 20-weekday log return
 REVERSION = 0.002  # per weekday pull of the log level towards the base level
 HISTORY_DAYS = 2 * 365 + 60  # calendar days of bars before today: two years plus a margin
+REWIND_DAYS = 45  # the clock may go back this far without a rebuild (the margin above covers it)
 
 
 def weekday_ordinal(d: date) -> int:
@@ -161,8 +162,12 @@ class Market:
         return int(np.searchsorted(ts, now, side="right")) - 1
 
     def ensure(self, today: date) -> None:
-        """Extend the window when the sandbox's day has moved past it (or moved back before it)."""
-        if today != self.today:
+        """Rebuild when the sandbox's day has moved past the window's end, or more than ``REWIND_DAYS`` back.
+
+        Moving back a little keeps the window: every view filters sessions by the clock, never by the
+        window's end, so the later bars it holds are never served early.
+        """
+        if today > self.today or (self.today - today).days > REWIND_DAYS:
             self._build(today)
 
     # -- views ----------------------------------------------------------------------------------------

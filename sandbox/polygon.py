@@ -174,8 +174,8 @@ def grouped(request: web.Request, sb: Sandbox, now: float) -> Answer:
     m = sb.market
     row = m.index.get(d)
     if row is None or _not_yet(sb, d, now):
-        body = {"status": "OK", "queryCount": 0, "resultsCount": 0, "adjusted": adjusted}
-        return json_answer(body | {"request_id": sb.request_id()})
+        # providers.md: exactly this body (no request_id, no results) for weekends and holidays
+        return json_answer({"status": "OK", "queryCount": 0, "resultsCount": 0, "adjusted": adjusted})
     adjust_to = sb.today(now) if adjusted else None
     key = ("polygon-grouped", row, adjust_to, m.generation)
     cached = sb.cache.get(key)
@@ -364,6 +364,11 @@ def tickers(request: web.Request, sb: Sandbox, now: float) -> Answer:
     return json_answer(body)
 
 
+def snapshot(request: web.Request, sb: Sandbox, now: float) -> Answer:
+    """Snapshots are not on the free plan (and the sandbox serves none on any plan)."""
+    return _forbidden(sb, bodies.POLYGON_NOT_ENTITLED)
+
+
 def not_found(request: web.Request, sb: Sandbox, now: float) -> Answer:
     return json_answer({"status": "NOT_FOUND", "request_id": sb.request_id(), "message": "Data not found."}, 404,
                        "bad_request")  # fmt: skip
@@ -381,4 +386,5 @@ def add_routes(app: web.Application, gateway: Gateway) -> None:
     )
     r.add_get(f"{PREFIX}/v2/aggs/ticker/{{ticker}}/prev", gateway.route(wire, "prev", previous))
     r.add_get(f"{PREFIX}/v3/reference/tickers", gateway.route(wire, "tickers", tickers))
+    r.add_get(f"{PREFIX}/v2/snapshot/{{tail:.*}}", gateway.route(wire, "snapshot", snapshot))
     r.add_route("*", f"{PREFIX}/{{tail:.*}}", gateway.route(wire, "unknown", not_found))
