@@ -137,16 +137,26 @@ class BaseClient:
             return self._result(
                 endpoint, Outcome.CONFIG_ERROR, symbol, f"{self.provider}: no API key ({variable})"
             )
+        # Everything but the send is done before the quota is taken, so the call leaves as close to its
+        # granted slot as possible (a provider counts arrivals; jitter after the grant eats the guard).
+        headers, query = self._auth(dict(params or {}))
+        try:
+            prepared = self.session.prepare_request(
+                requests.Request("GET", url, params=query, headers=headers)
+            )
+            settings = self.session.merge_environment_settings(prepared.url, {}, None, None, None)
+        except requests.exceptions.RequestException as exc:
+            outcome, message = _request_failure(self.provider, endpoint, exc, self.config)
+            return self._result(endpoint, outcome, symbol, message)
         try:
             self.limiter.acquire(self.provider, self.policy, cost=1, max_wait=self.max_wait)
         except QuotaWait as wait:
             message = f"{self.provider} {endpoint}: deferred by our quota: {wait}"
             return self._result(endpoint, Outcome.DEFERRED, symbol, message, retry_at=float(wait.until))
-        headers, query = self._auth(dict(params or {}))
         started = time.monotonic()
         try:
-            response = self.session.get(
-                url, params=query, headers=headers, timeout=self.config.timeout, allow_redirects=False
+            response = self.session.send(
+                prepared, timeout=self.config.timeout, allow_redirects=False, **settings
             )
             status, answer_headers = response.status_code, response.headers
             text = response.content.decode("utf-8", errors="replace")
