@@ -35,7 +35,10 @@ class FaultBook:
         return self._faults.get(provider) or self._faults.get("*") or NONE
 
     def update(self, body: Any) -> None:
-        """Replace the faults of the providers named in ``body`` ({provider or "*": faults or null})."""
+        """Replace the faults of the providers named in ``body`` ({provider or "*": faults or null}).
+
+        An object (even all zeros) overrides ``"*"`` for that provider; ``null`` removes its entry.
+        """
         if not isinstance(body, dict):
             raise ProfileError('faults: expected a JSON object like {"finnhub": {"error_rate": 0.5}}')
         parsed: dict[str, Faults | None] = {}
@@ -46,7 +49,7 @@ class FaultBook:
                 )
             parsed[provider] = None if value is None else faults_from_json(value, f"faults.{provider}")
         for provider, faults in parsed.items():
-            if faults is None or faults == NONE:
+            if faults is None:  # null: the provider falls back to "*" (or to no faults)
                 self._faults.pop(provider, None)
             else:
                 self._faults[provider] = faults
@@ -60,7 +63,7 @@ class FaultBook:
     def draw(self, provider: str) -> tuple[float, str | None]:
         """(delay in seconds, fault kind or None) for the next request to ``provider``."""
         f = self.effective(provider)
-        if f is NONE:
+        if f is NONE or f == NONE:
             return 0.0, None
         rng = self._rngs[provider]
         delay = (f.latency_ms + (rng.random() * f.jitter_ms if f.jitter_ms else 0.0)) / 1000.0

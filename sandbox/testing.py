@@ -193,7 +193,8 @@ class SandboxProcess:
         self._call("POST", "/_sandbox/reset", {})
 
     def set_faults(self, provider: str, **faults: Any) -> dict[str, Any]:
-        """Replace ``provider``'s (or ``"*"``'s) faults; no keyword arguments clears them."""
+        """Replace ``provider``'s (or ``"*"``'s) faults. No keyword arguments removes the entry (the provider
+        falls back to ``"*"``); explicit zeros (``latency_ms=0``) override ``"*"`` with no faults."""
         return self._call("POST", "/_sandbox/faults", {provider: faults or None})
 
     def faults(self) -> dict[str, Any]:
