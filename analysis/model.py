@@ -48,8 +48,8 @@ class ModelParams:
     max_iter: int = 100
     learning_rate: float = 0.08
     min_samples_leaf: int = 200
-    max_train_rows: int = 200_000  # per fit; a seeded random subsample above this keeps training fast
-    session_step: int = 1  # use every n-th session as a sample (1 = all)
+    max_train_rows: int = 150_000  # per fit; a seeded random subsample above this keeps training fast
+    session_step: int = 2  # sample every n-th session (labels of neighbours overlap H-1 of H sessions)
     min_cross_section: int = 20  # sessions with fewer complete symbols are not sampled
     top_fraction: float = 0.10
     seed: int = 0
@@ -159,13 +159,14 @@ def train(
     as_of: date,
     params: ModelParams | None = None,
     features: dict[str, np.ndarray] | None = None,
-    threads: int | None = None,
+    threads: int | None = 1,
 ) -> TrainedModel:
     """Validate walk-forward, then fit on every usable session up to ``as_of`` (see the module docstring).
 
     ``features`` (``feature_arrays`` of the same, full panel) is reused when given; sessions after
-    ``as_of`` are cut off either way. ``threads`` caps the native (OpenMP/BLAS) threads, e.g. 1 inside a
-    prefork worker whose siblings share the cores; it does not change the result. Raises ``ModelError``
+    ``as_of`` are cut off either way. ``threads`` caps the native (OpenMP/BLAS) threads: 1 by default, since
+    Celery's worker processes are the parallelism and oversubscribed OpenMP threads slow down badly on
+    shared cores; None lets the libraries use every core. It does not change the result. Raises ``ModelError``
     when the history is too short to train.
     """
     with threadpool_limits(limits=threads):
@@ -222,11 +223,14 @@ def _train(
     )
 
 
-def predict(model: TrainedModel, features_last_day: Mapping[str, np.ndarray] | np.ndarray) -> np.ndarray:
+def predict(
+    model: TrainedModel, features_last_day: Mapping[str, np.ndarray] | np.ndarray, threads: int | None = 1
+) -> np.ndarray:
     """Scores (probability of beating the session's median over the horizon) for one session's symbols.
 
     ``features_last_day`` is ``{feature name: 1-D array over symbols}`` (``features_on``) or a 2-D array
     (symbols x ``model.features``). Returns a 1-D float array; NaN for a symbol missing any feature.
+    ``threads`` as in ``train``.
     """
     if isinstance(features_last_day, Mapping):
         missing = [name for name in model.features if name not in features_last_day]
@@ -242,7 +246,8 @@ def predict(model: TrainedModel, features_last_day: Mapping[str, np.ndarray] | n
     scores = np.full(x.shape[0], np.nan)
     ok = np.isfinite(x).all(axis=1)
     if ok.any():
-        scores[ok] = _score(model.estimator, x[ok])
+        with threadpool_limits(limits=threads):
+            scores[ok] = _score(model.estimator, x[ok])
     return scores
 
 

@@ -42,6 +42,17 @@ img { max-width: 100%; }
 """
 
 
+_WARNINGS = {
+    "chance": ("no better than chance", "Treat the ranking below as random."),
+    "weak": (
+        "barely better than chance",
+        "The ranking has a small average edge across many symbols; any single pick is close to a coin flip.",
+    ),
+    "worse": ("worse than chance", "The ranking pointed the wrong way out of sample: do not act on it."),
+    "unvalidated": ("not validated", "There was too little history to test the model out of sample."),
+}
+
+
 @dataclass(frozen=True)
 class Report:
     html: str
@@ -71,10 +82,12 @@ def _model_section(metrics: ModelMetrics | None, model_version: str | None) -> s
     if model_version:
         parts.append(f"<p>Model version <code>{escape(model_version)}</code>.</p>")
     parts.append(f"<p>{escape(metrics.summary())}</p>")
-    if metrics.no_better_than_chance:
+    warning = _WARNINGS.get(metrics.verdict)
+    if warning:
+        headline, explanation = warning
         parts.append(
-            f'<p class="warn"><strong>Warning: no better than chance.</strong> The out-of-sample AUC is '
-            f"{_num(metrics.auc)}, within noise of 0.5: the ranking below should be treated as random.</p>"
+            f'<p class="warn"><strong>Warning: {headline}.</strong> The out-of-sample AUC is '
+            f"{_num(metrics.auc)} (0.5 = chance). {explanation}</p>"
         )
     rows = [
         (f.fold, f"{f.train_start} .. {f.train_end}", f"{f.test_start} .. {f.test_end}", f"{f.n_train:,}",

@@ -78,31 +78,57 @@ class ModelMetrics:
     auc: float
     rank_ic: float
     rank_ic_std: float
-    rank_ic_tstat: float  # over non-overlapping test sessions (every horizon-th), so not inflated by overlap
+    rank_ic_tstat: float  # over test sessions >= horizon apart, so overlapping labels do not inflate it
     top_hit_rate: float
     top_fraction: float
     n_test_sessions: int
     n_test_rows: int
 
     @property
+    def verdict(self) -> str:
+        """One of ``VERDICTS``, from the AUC's distance to 0.5 and the rank IC's t-statistic.
+
+        "chance": AUC within ``CHANCE_AUC_BAND`` of 0.5 and no significant IC (|t| < 2);
+        "weak": AUC within the band but a significant positive IC (a small average edge, near chance per pick);
+        "worse": AUC below 0.5 by more than the band (the ranking points the wrong way);
+        "not significant": AUC outside the band but |t| < 2; "edge": AUC above the band and t >= 2;
+        "unvalidated": no out-of-sample data.
+        """
+        if not self.folds or not math.isfinite(self.auc):
+            return "unvalidated"
+        significant = math.isfinite(self.rank_ic_tstat) and self.rank_ic_tstat >= 2
+        if abs(self.auc - 0.5) < CHANCE_AUC_BAND:
+            return "weak" if significant else "chance"
+        if self.auc < 0.5:
+            return "worse"
+        return "edge" if significant else "not significant"
+
+    @property
     def no_better_than_chance(self) -> bool:
-        return not math.isfinite(self.auc) or abs(self.auc - 0.5) < CHANCE_AUC_BAND
+        return self.verdict in ("chance", "worse", "unvalidated")
 
     def summary(self) -> str:
-        """The metrics in one plain sentence, with the chance verdict."""
+        """The metrics in plain sentences, ending with the verdict."""
         if not self.folds:
             return "Not validated: too little history for a single walk-forward fold."
         text = (
             f"Out of sample ({len(self.folds)} walk-forward folds, {self.n_test_sessions} test sessions, "
             f"{self.horizon}-session horizon): AUC {self.auc:.3f} (0.5 = chance), mean daily rank IC "
             f"{self.rank_ic:+.3f} (t = {self.rank_ic_tstat:.1f}), top {self.top_fraction * 100:.0f} % "
-            f"beat the median {self.top_hit_rate * 100:.1f} % of the time (50 % = chance)."
+            f"beat the median {self.top_hit_rate * 100:.1f} % of the time (50 % = chance). "
         )
-        if self.no_better_than_chance:
-            text += " The model is no better than chance: treat its ranking as noise."
-        elif abs(self.rank_ic_tstat) < 2:
-            text += " The edge is not statistically significant."
-        return text
+        return text + VERDICTS[self.verdict]
+
+
+VERDICTS = {
+    "chance": "The model is no better than chance: treat its ranking as noise.",
+    "weak": "The model is barely better than chance: a small average edge over many symbols, "
+    "close to a coin flip for any single pick.",
+    "worse": "The model is worse than chance (its ranking pointed the wrong way out of sample): do not use it.",
+    "not significant": "The edge is not statistically significant.",
+    "edge": "The edge is statistically significant; past out-of-sample results do not guarantee future ones.",
+    "unvalidated": "Not validated.",
+}
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -173,6 +199,15 @@ def fold_metrics(
     )
 
 
+def _spaced(rows: np.ndarray, gap: int) -> list[int]:
+    """Greedy subset of sorted session rows at least ``gap`` apart: their forward returns do not overlap."""
+    chosen: list[int] = []
+    for row in rows:
+        if not chosen or row >= chosen[-1] + gap:
+            chosen.append(int(row))
+    return chosen
+
+
 def overall_metrics(
     horizon: int,
     folds: Sequence[FoldMetrics],
@@ -187,7 +222,7 @@ def overall_metrics(
     if len(scores) == 0:
         return ModelMetrics(horizon, tuple(folds), nan, nan, nan, nan, nan, top_fraction, 0, 0)
     ic = daily_rank_ic(scores, fwd, sessions).dropna()
-    independent = ic.iloc[::horizon]
+    independent = ic.loc[_spaced(ic.index.to_numpy(), horizon)]
     if len(independent) > 1 and independent.std(ddof=1) > 0:
         tstat = float(independent.mean() / independent.std(ddof=1) * math.sqrt(len(independent)))
     else:

@@ -1,6 +1,6 @@
 """Time every phase of the analysis core on a synthetic full-size universe.
 
-    .venv/bin/python bench/analysis.py [--symbols 6500] [--days 504] [--seed 0]
+    .venv/bin/python bench/analysis.py [--symbols 6500] [--days 504] [--seed 0] [--threads N]
 
 Prints seconds per phase and, as the baseline measured in the same run, one ``np.nancumsum`` pass over the
 same close array, with each phase's ratio to it (ratios travel between machines better than seconds).
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--symbols", type=int, default=6500)
     parser.add_argument("--days", type=int, default=504, help="sessions (>= 300 for a model)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="cap native threads while training")
     args = parser.parse_args(argv)
     if args.days < 300 or args.symbols < 50:
         parser.error("need --days >= 300 and --symbols >= 50 to train a model")
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         for s, h in zip(panel.symbols, np.arange(args.symbols) % 30, strict=True)
     }
     quality = timed("quality", phases, run_checks, panel, day, tiers, quotes, now)
-    model = timed("train", phases, train, panel, day, None, feats)
+    model = timed("train", phases, train, panel, day, None, feats, args.threads)
     today = features_on(feats)
     scores = timed("predict", phases, predict, model, today)
     history = bar_counts(panel.close)[-1]

@@ -185,12 +185,30 @@ def test_loads_rejects_another_code_version(signal_model):
         loads(dumps(replace(signal_model, code_version=CODE_VERSION + "-old")))
 
 
+@pytest.mark.parametrize(
+    ("auc", "tstat", "verdict"),
+    [
+        (0.5, 0.5, "chance"),
+        (0.515, 1.9, "chance"),
+        (0.515, 8.0, "weak"),
+        (0.47, -3.0, "worse"),
+        (0.53, 1.0, "not significant"),
+        (0.53, 2.5, "edge"),
+        (float("nan"), 2.5, "unvalidated"),
+    ],
+)
+def test_verdict_table(noise_model, auc, tstat, verdict):
+    m = replace(noise_model.metrics, auc=auc, rank_ic_tstat=tstat)
+    assert m.verdict == verdict
+    assert m.no_better_than_chance == (verdict in ("chance", "worse", "unvalidated"))
+
+
 def test_version_follows_data_and_params(signal_panel):
-    small = ModelParams(n_folds=2, max_iter=10)
+    small = ModelParams(n_folds=1, max_iter=5)
     as_of = signal_panel.dates[-1]
     base = train(signal_panel, as_of, small).version
     assert train(signal_panel, as_of, small).version == base
-    assert train(signal_panel, as_of, replace(small, max_iter=11)).version != base
+    assert train(signal_panel, as_of, replace(small, max_iter=6)).version != base
     assert train(signal_panel, signal_panel.dates[-2], small).version != base
     assert base.startswith(f"{CODE_VERSION}-h5-")
 
@@ -219,8 +237,8 @@ def test_bad_params_are_clear_errors(kwargs):
 
 
 def test_thread_cap_does_not_change_the_model(signal_panel):
-    small = ModelParams(n_folds=2, max_iter=10)
+    small = ModelParams(n_folds=1, max_iter=5)
     as_of = signal_panel.dates[-1]
-    capped, free = train(signal_panel, as_of, small, threads=1), train(signal_panel, as_of, small)
+    capped, free = train(signal_panel, as_of, small), train(signal_panel, as_of, small, threads=None)
     assert capped.version == free.version
     assert capped.metrics.auc == pytest.approx(free.metrics.auc, abs=1e-6)

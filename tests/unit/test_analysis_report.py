@@ -22,10 +22,10 @@ DAY = date(2026, 11, 25)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def metrics(auc: float, ic: float = 0.031, hit: float = 0.547) -> ModelMetrics:
+def metrics(auc: float, ic: float = 0.031, hit: float = 0.547, tstat: float = 2.6) -> ModelMetrics:
     fold = FoldMetrics(1, date(2025, 12, 1), date(2026, 6, 1), date(2026, 6, 9), date(2026, 11, 17), 200_000,
                        310_000, auc, ic, hit)  # fmt: skip
-    return ModelMetrics(5, (fold,), auc, ic, 0.05, 2.6, hit, 0.1, 112, 700_000)
+    return ModelMetrics(5, (fold,), auc, ic, 0.05, tstat, hit, 0.1, 112, 700_000)
 
 
 def recs(n: int = 30) -> list[Recommendation]:
@@ -95,11 +95,21 @@ def test_html_has_quality_usage_and_skips(report):
 
 
 @pytest.mark.parametrize(
-    ("auc", "warned"), [(0.5, True), (0.512, True), (0.488, True), (0.53, False), (0.45, False)]
+    ("auc", "tstat", "warning"),
+    [
+        (0.5, 0.3, "no better than chance"),
+        (0.512, 1.9, "no better than chance"),
+        (0.488, -1.0, "no better than chance"),
+        (0.512, 6.0, "barely better than chance"),  # significant but tiny
+        (0.45, -4.0, "worse than chance"),
+        (0.53, 1.5, None),
+        (0.56, 5.0, None),
+    ],
 )
-def test_chance_warning(auc, warned):
-    html = render_report(DAY, recs(), {}, [], metrics(auc), []).html
-    assert ("no better than chance" in html) == warned
+def test_chance_warning(auc, tstat, warning):
+    html = render_report(DAY, recs(), {}, [], metrics(auc, tstat=tstat), []).html
+    warnings = re.findall(r"<strong>Warning: ([^<.]+)\.</strong>", html)
+    assert warnings == ([warning] if warning else [])
 
 
 def test_charts_are_valid_pngs_linked_by_name(report):
