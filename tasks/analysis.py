@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import date
 
 import numpy as np
 
+import marketcal
 from analysis.indicators import compute_indicators, latest
 from analysis.quality import run_checks
 from storage import (
@@ -52,7 +53,7 @@ def analyse(session, day: date, symbols: list[str]) -> int:
 
 @tickerbeat_task(name="tasks.analysis.analyse_batch")
 def analyse_batch(
-    results: list, batch_id: str, day: str, analyse: bool = True, stale_if_missing: bool = True
+    results: list, batch_id: str, day: str, indicators: bool = True, stale_if_missing: bool = True
 ) -> dict:
     """Chord callback of a fetch batch: usage, batch bookkeeping, then the batch's indicators.
 
@@ -63,9 +64,9 @@ def analyse_batch(
     symbols = sorted({r["symbol"] for r in results if isinstance(r, dict) and r.get("symbol")})
     with context.current().db.session() as s, s.begin():
         record_usage(s, day, results)
-        written = analyse(s, the_day, symbols) if analyse else 0
+        written = analyse(s, the_day, symbols) if indicators else 0
         stale = []
-        if stale_if_missing and not analyse:
+        if stale_if_missing and not indicators:
             missing = set(symbols_missing_bar(s, the_day))
             stale = [sym for sym in symbols if sym in missing]
             if stale:
@@ -96,8 +97,14 @@ def analyse_day(day: str) -> dict:
         written = upsert_indicators(s, indicator_rows(panel, the_day)) if panel.dates[-1] == the_day else 0
         tier_of = {sym: str(t) for sym, t in tiers(s).items()}
         quotes = latest_quotes(s, symbols)
+        # Quotes are judged against the day's close, not the wall clock: a re-run of an old day is
+        # as fresh as it was then.
         checks = run_checks(
-            panel, the_day, tier_of, {q: v.at for q, v in quotes.items()}, now=datetime.now(UTC)
+            panel,
+            the_day,
+            tier_of,
+            {q: v.at for q, v in quotes.items()},
+            now=marketcal.session_close(the_day),
         )
         upsert_quality(
             s,

@@ -15,7 +15,7 @@ from celery import Task
 
 import beat_schedule
 from tasks import context
-from worker.app import app
+from worker.celery import app
 
 log = logging.getLogger("tickerbeat.tasks")
 

@@ -18,7 +18,7 @@ from celery import chord
 
 from storage import register_batch
 from tasks import context
-from worker.app import app
+from worker.celery import app
 from worker.queues import queue_for_task
 
 # Fetch tasks per chord: small enough that a lost part delays few symbols, large enough to keep the

@@ -106,7 +106,7 @@ def current() -> Context:
     if _current is None:
         with _lock:
             if _current is None:
-                from worker.app import settings
+                from worker.celery import settings
 
                 _current = Context(settings)
     return _current

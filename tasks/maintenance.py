@@ -16,7 +16,7 @@ from storage import redrive_batch, stalled_batches
 from storage.engine import sqlite_path
 from tasks import chords, context
 from tasks.base import tickerbeat_task
-from worker.app import app
+from worker.celery import app
 
 log = logging.getLogger("tickerbeat.maintenance")
 

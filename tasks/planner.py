@@ -22,7 +22,7 @@ from storage import active_symbols, days_with_bars, mark_stale, symbols_missing_
 from tasks import chords, context
 from tasks.base import tickerbeat_task
 from tasks.fetching import record_usage
-from worker.app import app
+from worker.celery import app
 
 log = logging.getLogger("tickerbeat.planner")
 
@@ -96,7 +96,7 @@ def after_eod(results: list, day: str, window_seconds: float = 2 * 3600) -> dict
     to_av = admit(to_yahoo.carried, _remaining("alphavantage", window_seconds))
     start = marketcal.previous_trading_day(date.fromisoformat(day)).isoformat()
     common = {"start": start, "end": day}
-    follow = {"day": day, "analyse": False, "stale_if_missing": True}
+    follow = {"day": day, "indicators": False, "stale_if_missing": True}
     chords.launch(
         "tasks.yahoo.fetch_history",
         to_yahoo.admitted,

@@ -11,10 +11,17 @@ import numpy as np
 
 from analysis import model as forward_model
 from analysis.features import feature_arrays, features_on
-from storage import active_symbols, latest_model_version, upsert_model_version, upsert_predictions
+from storage import (
+    active_symbols,
+    latest_model_version,
+    replace_recommendations,
+    upsert_model_version,
+    upsert_predictions,
+)
 from tasks import context
 from tasks.base import tickerbeat_task
 from tasks.panels import load_panel
+from tasks.reporting import write_report
 
 log = logging.getLogger("tickerbeat.recommendations")
 
@@ -112,3 +119,63 @@ def predict_day(day: str) -> dict:
         ]
         upsert_predictions(s, rows)
     return {"day": day, "model_version": trained.version, "symbols": len(symbols), "scored": len(rows)}
+
+
+def _day_recommendations(panel, day: date, trained):
+    """Recommendations and skips for ``day``; provisional closes scored as in ``predict_day``."""
+    from analysis.indicators import bar_counts
+    from analysis.quality import last_bar_dates
+    from analysis.recommend import recommend
+
+    today = day_features(panel)
+    history = bar_counts(panel.close)[-1]
+    scores = forward_model.predict(trained, today)
+    return recommend(day, panel.symbols, scores, today, history, last_bar_dates(panel))
+
+
+@tickerbeat_task(name="tasks.recommendations.recommend_day", expires=3600)
+def recommend_day(day: str) -> dict:
+    """The ranked buy/hold/sell list for ``day`` (stored), the skipped symbols' reasons, and the report."""
+    from storage import upsert_quality
+
+    the_day = date.fromisoformat(day)
+    trained = current_model(the_day)
+    with context.current().db.session() as s, s.begin():
+        symbols = active_symbols(s)
+        panel = load_panel(s, the_day, symbols, sessions=PREDICT_SESSIONS)
+        if panel.dates[-1] != the_day:
+            return {"day": day, "recommendations": 0, "reason": f"{day} is not a session"}
+        recs, skipped = _day_recommendations(panel, the_day, trained)
+        replace_recommendations(
+            s,
+            the_day,
+            [
+                {
+                    "symbol": r.symbol,
+                    "rank": r.rank,
+                    "action": r.action,
+                    "score": r.score,
+                    "reasons": list(r.reasons),
+                }
+                for r in recs
+            ],
+            model_version=trained.version,
+        )
+        upsert_quality(
+            s,
+            the_day,
+            [
+                {
+                    "check": "not_recommended",
+                    "scope": k.symbol,
+                    "value": None,
+                    "threshold": None,
+                    "ok": False,
+                    "detail": {"reason": k.reason},
+                }
+                for k in skipped
+            ],
+        )
+    report = write_report(the_day, recs, skipped, panel, trained)
+    counts = {a: sum(1 for r in recs if r.action == a) for a in ("buy", "hold", "sell")}
+    return {"day": day, "recommendations": len(recs), "skipped": len(skipped), **counts, "report": report}

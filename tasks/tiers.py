@@ -13,7 +13,7 @@ from storage import active_symbols, bars_panel, upsert_symbols
 from storage.models import Symbol
 from tasks import context
 from tasks.base import tickerbeat_task
-from worker.app import app
+from worker.celery import app
 
 # Sessions of dollar volume that decide a tier: about a month.
 TIER_SESSIONS = 21

@@ -1,5 +1,5 @@
-"""Celery app, typed settings, queue declarations. ``celery -A worker ...`` uses ``worker.app``."""
+"""Celery app (``worker.celery``), typed settings, queue declarations, signals.
 
-from worker.app import app, settings
-
-__all__ = ["app", "settings"]
+Importing this package builds nothing: the app is created when ``worker.celery`` is imported, so a
+process can set its environment first.
+"""

@@ -1,16 +1,15 @@
-"""The Celery app. ``celery -A worker worker -Q finnhub`` finds it as ``worker.app``.
+"""How the Celery app is configured: derived from the settings and the queue declaration.
 
-Settings are read once from the environment when this module is imported; a malformed variable stops
-the process with a message naming it. Queues and routes are derived from ``worker.queues.QUEUES``.
+The process's app itself lives in ``worker.celery`` (``celery -A worker`` finds it there).
 """
 
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from worker.queues import QUEUES, queue_for_task, task_modules
-from worker.settings import Settings, SettingsError
+from worker.settings import Settings
 
 # RedBeat holds its lock for this long; a standby beat takes over at most this long after the active
 # one dies. beat_max_loop_interval must be shorter so the active beat renews the lock in time.
@@ -37,7 +36,7 @@ def celery_config(settings: Settings) -> dict:
         "broker_transport_options": transport,
         "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}},
         "broker_connection_retry_on_startup": True,
-        "task_queues": [Queue(q.name, routing_key=q.name) for q in QUEUES],
+        "task_queues": [Queue(q.name, Exchange(q.name, type="direct"), routing_key=q.name) for q in QUEUES],
         "task_default_queue": "control",
         "task_routes": (route_task,),
         "task_create_missing_queues": False,
@@ -71,13 +70,3 @@ def make_app(settings: Settings) -> Celery:
     app.conf.update(celery_config(settings))
     app.conf.beat_schedule = beat_schedule()
     return app
-
-
-try:
-    settings = Settings.from_env()
-except SettingsError as exc:  # a user mistake: say which variable, no traceback
-    raise SystemExit(f"tickerbeat: configuration error: {exc}") from None
-
-app = make_app(settings)
-
-import worker.signals  # noqa: E402,F401  (connects the lifecycle hooks)

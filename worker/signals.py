@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from celery.signals import worker_init, worker_process_init
+from celery.signals import beat_init, worker_init, worker_process_init
 
 log = logging.getLogger("tickerbeat.worker")
 
@@ -13,7 +13,7 @@ log = logging.getLogger("tickerbeat.worker")
 def migrate_on_start(sender=None, **kwargs) -> None:
     """Bring the schema to head before consuming (safe when several workers start at once)."""
     from storage.migrate import upgrade
-    from worker.app import settings
+    from worker.celery import settings
 
     upgrade(settings.database_url)
 
@@ -24,3 +24,29 @@ def fresh_resources_after_fork(**kwargs) -> None:
     from tasks import context
 
     context.reset()
+
+
+@beat_init.connect
+def check_capacity_plan(sender=None, **kwargs) -> None:
+    """Beat prints the day's capacity plan when it starts, loudly when the schedule cannot fit the quotas."""
+    from stack.plan import check
+    from worker.celery import settings
+
+    fits, lines = check(settings, _universe_size(settings))
+    for line in lines:
+        log.info("%s", line)
+    if not fits:
+        log.critical("the beat schedule does not fit the configured quotas: run `make validate-plan`")
+
+
+def _universe_size(settings) -> int:
+    from storage import Database, active_symbols
+
+    db = Database(settings.database_url)
+    try:
+        with db.session() as s:
+            return len(active_symbols(s)) or 6500
+    except Exception:  # noqa: BLE001 - no schema yet: plan for the default universe
+        return 6500
+    finally:
+        db.dispose()

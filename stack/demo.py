@@ -1,0 +1,173 @@
+"""``make demo``: one full trading day for the default universe, against the offline sandbox.
+
+Starts an embedded Redis, the sandbox (``demo`` profile) unless provider base URLs are set in the
+environment, a worker per queue; loads the universe and two years of history; then runs the day the way
+beat would (``stack.day.DAY_PHASES``), printing progress per phase; prints per provider the calls made,
+the share of the day's quota they used, the violations counted (the sandbox's throttle answers), coverage,
+timings and the top recommendations; writes ``reports/<day>-summary.json``; stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import redis
+
+import marketcal
+from stack.day import DAY_PHASES, phase_instant, send_and_wait, wait_idle
+from stack.redis_server import RedisServer
+from stack.workers import ProcessSet
+
+PROVIDER_PREFIXES = ("FINNHUB", "POLYGON", "ALPHAVANTAGE", "YAHOO")
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _progress(label: str):
+    last = [0.0]
+
+    def tick(depth: int) -> None:
+        if time.monotonic() - last[0] > 5:
+            last[0] = time.monotonic()
+            _say(f"    {label}: {depth} tasks queued or running")
+
+    return tick
+
+
+def external_providers() -> bool:
+    """True when the user pointed every provider at real services (or a proxy) through the environment."""
+    return all(os.environ.get(f"{p}_BASE_URL") for p in PROVIDER_PREFIXES)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stack.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--symbols", type=int, default=6500, help="sandbox universe size (default 6500)")
+    parser.add_argument("--workdir", default="var/demo", help="database, logs and models (default var/demo)")
+    parser.add_argument("--reports", default="reports", help="where the report goes (default reports)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds allowed per phase (default 900)")
+    args = parser.parse_args(argv)
+    if not 50 <= args.symbols <= 15000:
+        parser.error(f"--symbols must be between 50 and 15000, got {args.symbols}")
+    return run(args)
+
+
+def run(args) -> int:
+    t0 = time.monotonic()
+    work = Path(args.workdir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    db_file = work / "tickerbeat.db"
+    for stale in work.glob("tickerbeat.db*"):
+        stale.unlink()
+    server = RedisServer().start()
+    sandbox = None
+    procs = None
+    try:
+        env = {
+            "REDIS_URL": server.url,
+            "DATABASE_URL": f"sqlite:///{db_file}",
+            "TICKERBEAT_DATA_DIR": str(work),
+            "TICKERBEAT_REPORTS_DIR": str(Path(args.reports).resolve()),
+        }
+        now = datetime.now(UTC)
+        day = marketcal.last_completed_session(now - timedelta(hours=1))
+        if external_providers():
+            _say("providers: the base URLs and keys set in the environment")
+        else:
+            from sandbox.testing import SandboxProcess
+
+            _say(f"sandbox: demo profile, {args.symbols} symbols ...")
+            sandbox = SandboxProcess(
+                profile="demo", symbols=args.symbols, now=phase_instant(day, "09:00"), startup_timeout=180
+            ).start()
+            env.update(sandbox.env(api_key="demo-key"))
+            env.update({f"{p}_PLAN": "demo" for p in PROVIDER_PREFIXES})
+        os.environ.update(env)  # the Celery app below reads the same settings as the workers
+        from storage.migrate import upgrade
+
+        upgrade(env["DATABASE_URL"])
+        procs = ProcessSet(env, work / "logs")
+        procs.start_workers()
+        from worker.celery import app
+
+        r = redis.Redis.from_url(server.url)
+        wait = {"check": procs.check_alive}
+        timings: dict[str, float] = {}
+
+        def phase(name: str, task: str, kwargs: dict, at: str | None = None) -> dict:
+            if sandbox and at:
+                sandbox.clock(now=phase_instant(day, at))
+            _say(f"==> {name}")
+            value, seconds = send_and_wait(
+                app, r, task, kwargs, args.timeout, on_tick=_progress(name), **wait
+            )
+            timings[name] = round(seconds, 1)
+            _say(f"    done in {seconds:.1f} s: {_brief(value)}")
+            return value
+
+        _say(f"trading day {day.isoformat()} (New York)")
+        phase("universe", "tasks.finnhub.fetch_symbols", {}, "08:00")
+        prev = marketcal.previous_trading_day(day).isoformat()
+        phase(
+            "two years of history (grouped daily)",
+            "tasks.planner.plan_backfill",
+            {"day": prev, "window_seconds": 3600},
+            "08:10",
+        )
+        phase("tiers by dollar volume", "tasks.tiers.reassign_tiers", {"day": prev}, "08:20")
+        for p in DAY_PHASES:
+            phase(p.name, p.task, {**p.kwargs, "day": day.isoformat()}, p.at)
+        wait_idle(r, args.timeout, **wait)
+        summary = summarise(app, day, sandbox, timings, time.monotonic() - t0)
+        out = Path(args.reports) / f"{day.isoformat()}-summary.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(summary, indent=2))
+        print_summary(summary, out)
+        return 0 if summary["violations"] == 0 else 1
+    finally:
+        if procs:
+            procs.stop()
+        if sandbox:
+            sandbox.stop()
+        server.stop()
+
+
+def _brief(value) -> str:
+    if not isinstance(value, dict):
+        return str(value)[:200]
+    return ", ".join(f"{k}={v}" for k, v in value.items() if not isinstance(v, list | dict))[:200]
+
+
+def summarise(app, day, sandbox, timings: dict, wall: float) -> dict:
+    from stack.report import day_summary
+
+    return day_summary(day, sandbox.stats() if sandbox else None, timings, wall)
+
+
+def print_summary(summary: dict, path: Path) -> None:
+    _say("")
+    _say(
+        f"tickerbeat day {summary['day']}: {summary['symbols_fresh']}/{summary['symbols_total']} symbols with a "
+        f"fresh bar, {summary['recommendations']} recommendations, {summary['violations']} quota violations, "
+        f"{summary['wall_seconds']:.0f} s"
+    )
+    _say(f"{'provider':14}{'calls':>8}{'quota used':>12}{'violations':>12}")
+    for name, p in summary["providers"].items():
+        _say(f"{name:14}{p['calls']:>8}{p['quota_share'] * 100:>11.2f}%{p['violations']:>12}")
+    _say("top recommendations (not investment advice):")
+    for rec in summary["top"]:
+        _say(
+            f"  {rec['rank']:>3}. {rec['symbol']:8} {rec['action']:5} score {rec['score']:.3f}  {'; '.join(rec['reasons'])}"
+        )
+    _say(f"report: {summary.get('report')}\nsummary: {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

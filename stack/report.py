@@ -1,0 +1,75 @@
+"""The demo's machine-readable summary of a day, read from the database (and the sandbox's counters)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, select
+
+from planning import calls_in
+from ratelimits import parse_policy
+from storage import Database, recommendations_for, usage_for
+from storage.models import DailyBar, Symbol
+from worker.settings import Settings
+
+
+def day_summary(day: date, sandbox_stats: dict | None, timings: dict, wall: float, top: int = 10) -> dict:
+    """``symbols_total``, ``symbols_fresh``, ``recommendations``, ``violations``, ``calls`` per provider,
+    ``wall_seconds``, per-provider quota share of the day, phase timings and the top recommendations.
+
+    Violations are the sandbox's throttle answers when a sandbox served the day, else the throttle and
+    quota-exhausted answers recorded in ``api_usage`` (real providers, a proxy or another emulator).
+    """
+    settings = Settings.from_env()
+    db = Database(settings.database_url)
+    with db.session() as s:
+        total = s.scalar(select(func.count()).select_from(Symbol).where(Symbol.active.is_(True))) or 0
+        fresh = s.scalar(select(func.count()).select_from(DailyBar).where(DailyBar.day == day)) or 0
+        recs = recommendations_for(s, day)
+        usage = usage_for(s, day)
+    db.dispose()
+    providers = {}
+    for name, p in settings.providers.items():
+        if sandbox_stats is not None:
+            st = sandbox_stats["providers"].get(name, {})
+            calls, violations = st.get("calls", 0), st.get("throttled", 0)
+        else:
+            u = usage.get(name, {})
+            calls, violations = u.get("calls", 0), u.get("throttled", 0) + u.get("quota_exhausted", 0)
+        daily = calls_in(parse_policy(p.quota), 86400)
+        providers[name] = {
+            "calls": calls,
+            "violations": violations,
+            "quota": p.quota,
+            "quota_share": calls / daily if daily else 0.0,
+        }
+    ranked = sorted(recs, key=lambda r: r.rank)
+    return {
+        "day": day.isoformat(),
+        "symbols_total": total,
+        "symbols_fresh": fresh,
+        "recommendations": len(recs),
+        "actions": {a: sum(1 for r in recs if r.action == a) for a in ("buy", "hold", "sell")},
+        "violations": sum(p["violations"] for p in providers.values()),
+        "calls": {n: p["calls"] for n, p in providers.items()},
+        "providers": providers,
+        "wall_seconds": round(wall, 1),
+        "phases": timings,
+        "report": str(_report_path(settings, day)),
+        "top": [
+            {
+                "rank": r.rank,
+                "symbol": r.symbol,
+                "action": r.action,
+                "score": r.score,
+                "reasons": list(r.reasons or []),
+            }
+            for r in ranked[:top]
+        ],
+    }
+
+
+def _report_path(settings: Settings, day: date):
+    from pathlib import Path
+
+    return Path(settings.reports_dir) / f"{day.isoformat()}.html"

@@ -1,0 +1,19 @@
+"""The process's Celery app: ``celery -A worker worker -Q finnhub`` finds it as ``worker.celery.app``.
+
+Settings are read once from the environment when this module is first imported; a malformed variable
+stops the process with a message naming it (a user mistake: no traceback).
+"""
+
+from __future__ import annotations
+
+from worker.app import make_app
+from worker.settings import Settings, SettingsError
+
+try:
+    settings = Settings.from_env()
+except SettingsError as exc:
+    raise SystemExit(f"tickerbeat: configuration error: {exc}") from None
+
+app = make_app(settings)
+
+import worker.signals  # noqa: E402,F401  (connects the lifecycle hooks)
