@@ -50,6 +50,19 @@ def endpoint(request: web.Request) -> str:
     return request.query.get("function", "").upper() or "missing"
 
 
+def pretty(obj: dict, depth: int = 0) -> str:
+    """``json.dumps(obj, indent=4)`` for nested dicts of strings, as Alpha Vantage prints its answers, without
+    the pure-Python encoder that ``indent`` selects (several times slower)."""
+    pad, inner = "    " * depth, "    " * (depth + 1)
+    if not obj:
+        return "{}"
+    items = [
+        f"{inner}{json.dumps(k)}: {pretty(v, depth + 1) if isinstance(v, dict) else json.dumps(v)}"
+        for k, v in obj.items()
+    ]
+    return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+
+
 def _f(x: float) -> str:
     return f"{x:.4f}"
 
@@ -112,7 +125,7 @@ def time_series_daily(request: web.Request, sb: Sandbox, now: float) -> Answer:
         "1. Information": "Daily Prices (open, high, low, close) and Volumes", "2. Symbol": request.query["symbol"],
         "3. Last Refreshed": m.days[rows[-1]].isoformat(), "4. Output Size": "Compact", "5. Time Zone": "US/Eastern",
     }  # fmt: skip
-    return Answer(200, json.dumps({"Meta Data": meta, "Time Series (Daily)": series}, indent=4).encode())
+    return Answer(200, pretty({"Meta Data": meta, "Time Series (Daily)": series}).encode())
 
 
 def global_quote(request: web.Request, sb: Sandbox, now: float) -> Answer:
@@ -122,16 +135,18 @@ def global_quote(request: web.Request, sb: Sandbox, now: float) -> Answer:
         return json_answer({"Global Quote": {}}, outcome="not_found")
     m = sb.market
     last = rows[-1]
-    b = m.series(sec.index, range(rows[0], last + 1), m.days[last])  # on the last session's share basis
-    c, pc = float(b["close"][-1]), float(b["close"][0] if len(rows) == 2 else b["open"][-1])
+    o, h, lo, c, v = m.bar(sec.index, last, None)
+    pc = (
+        m.bar(sec.index, rows[0], m.days[last])[3] if len(rows) == 2 else o
+    )  # on the last session's share basis
     change = c - pc
     quote = {
-        "01. symbol": sec.symbol, "02. open": _f(b["open"][-1]), "03. high": _f(b["high"][-1]),
-        "04. low": _f(b["low"][-1]), "05. price": _f(c), "06. volume": str(int(b["volume"][-1])),
+        "01. symbol": sec.symbol, "02. open": _f(o), "03. high": _f(h),
+        "04. low": _f(lo), "05. price": _f(c), "06. volume": str(int(v)),
         "07. latest trading day": m.days[last].isoformat(), "08. previous close": _f(pc), "09. change": _f(change),
         "10. change percent": f"{change / pc * 100:.4f}%",
     }  # fmt: skip
-    return Answer(200, json.dumps({"Global Quote": quote}, indent=4).encode())
+    return Answer(200, pretty({"Global Quote": quote}).encode())
 
 
 def listing_status(request: web.Request, sb: Sandbox, now: float) -> Answer:

@@ -224,6 +224,19 @@ class Market:
             adjusted=adjust_to is not None,
         ) | {"present": self.present[sl, i]}
 
+    def bar(self, i: int, row: int, adjust_to: date | None) -> tuple[float, float, float, float, float]:
+        """One rounded bar (open, high, low, close, volume) as ``series`` would give it, in plain Python
+        (a single bar is cheaper without numpy)."""
+        raw_factor = self.symbol_factor(i, self.days[row])
+        values = [float(a[row, i]) / raw_factor for a in (self.open, self.high, self.low, self.close)]
+        values = [round(x, 2) if x >= 1.0 else round(x, 4) for x in values]
+        volume = round(float(self.volume[row, i]) * raw_factor)
+        if adjust_to is not None:
+            scale = raw_factor / self.symbol_factor(i, adjust_to)
+            values = [round(x * scale, 4) for x in values]
+            volume = round(volume / scale)
+        return values[0], values[1], values[2], values[3], float(volume)
+
     def cross_section(self, row: int, adjust_to: date | None) -> dict[str, np.ndarray]:
         """Rounded bars of every security on session ``row`` (same keys as ``series``)."""
         raw_factor = self.split_factor(self.days[row])

@@ -300,8 +300,21 @@ def previous(request: web.Request, sb: Sandbox, now: float) -> Answer:
         return json_answer(
             envelope | {"status": "OK", "request_id": sb.request_id(), "count": 0}, outcome="not_found"
         )
-    results = _bar_dicts(m, sec.index, [row], sb.today(now) if adjusted else None, m.eod_ms, True)
-    body = envelope | {"queryCount": 1, "resultsCount": 1, "results": results}
+    o, h, lo, c, v = m.bar(sec.index, row, sb.today(now) if adjusted else None)
+    vw = round((o + h + lo + 2 * c) / 5, 4)
+    n = max(1, round(float(m.volume[row, sec.index]) / m.trade_size[sec.index]))
+    bar = {
+        "T": ticker,
+        "v": int(v),
+        "vw": vw,
+        "o": o,
+        "c": c,
+        "h": h,
+        "l": lo,
+        "t": int(m.eod_ms[row]),
+        "n": n,
+    }
+    body = envelope | {"queryCount": 1, "resultsCount": 1, "results": [bar]}
     return json_answer(body | {"status": "OK", "request_id": sb.request_id(), "count": 1})
 
 

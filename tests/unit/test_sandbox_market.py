@@ -206,3 +206,13 @@ def test_universe_size_bounds():
         build_universe(42, 0)
     with pytest.raises(ValueError, match="between 1 and 15000"):
         build_universe(42, 15_001)
+
+
+def test_single_bar_path_matches_the_series_path(universe, market):
+    split_symbols = {s.symbol for s in universe.splits}
+    for i in sorted(split_symbols)[:5] + [0, 1, 2]:
+        for row in (0, 250, len(market.days) - 1):
+            for adjust_to in (None, TODAY, date(2025, 6, 2)):
+                b = market.series(i, range(row, row + 1), adjust_to)
+                expected = tuple(float(b[k][0]) for k in ("open", "high", "low", "close", "volume"))
+                assert market.bar(i, row, adjust_to) == pytest.approx(expected, rel=1e-12, abs=1e-9)
