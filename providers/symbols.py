@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from providers.redaction import redact
+
 _CANONICAL = re.compile(r"[A-Z]{1,5}(?:\.[A-Z]{1,2})?")
 _DASHED = re.compile(r"([A-Z]{1,5})-([A-Z]{1,2})")
 
@@ -39,9 +41,10 @@ def canonical(text: object) -> str:
     """The canonical form of ``text``; raises ``InvalidSymbol`` with a message saying what is accepted."""
     symbol = parse_symbol(text)
     if symbol is None:
-        shown = repr(text) if isinstance(text, str) else f"a {type(text).__name__}"
-        if isinstance(text, str) and len(text) > 40:
-            shown = repr(text[:40] + "...")
+        shown = f"a {type(text).__name__}"
+        if isinstance(text, str):
+            cleaned = redact(text)  # before truncating: a cut key would no longer match
+            shown = repr(cleaned[:40] + ("..." if len(cleaned) > 40 else ""))
         raise InvalidSymbol(
             f"invalid symbol {shown}: expected 1-5 capital letters with an optional class suffix "
             "such as 'BRK.B' (or 'BRK-B')"
