@@ -7,6 +7,7 @@ docs/providers.md for what it should do with each). Only bugs and ``ratelimits.Q
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -45,7 +46,7 @@ class FetchResult:
     """The result of one client call.
 
     ``retry_at``: epoch seconds before which retrying is pointless (THROTTLED, QUOTA_EXHAUSTED, DEFERRED),
-    else None. ``message``: human-readable and redacted (no key, ever). ``dropped``: rows removed because
+    else None; ``inf`` while an operator block stands (DEFERRED). ``message``: human-readable and redacted (no key, ever). ``dropped``: rows removed because
     they failed validation or named a symbol outside the accepted form. ``cursor``: for paginated
     listings, where to resume when the listing stopped early (None when complete). ``http_status``: the
     last HTTP status seen (None when no call was answered).
@@ -75,7 +76,9 @@ class FetchResult:
             "symbol": self.symbol,
             "records": len(self.records),
             "dropped": self.dropped,
-            "retry_at": self.retry_at,
+            # JSON has no infinity: an indefinite block (operator pause) is None plus the flag below.
+            "retry_at": self.retry_at if self.retry_at is None or math.isfinite(self.retry_at) else None,
+            "blocked_indefinitely": self.retry_at is not None and math.isinf(self.retry_at),
             "message": self.message,
             "http_status": self.http_status,
             "more": self.cursor is not None,

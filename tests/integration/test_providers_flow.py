@@ -347,3 +347,12 @@ def test_all_rows_invalid_is_bad_data(scripted, limiter):
         "AAPL", date(2023, 1, 9), date(2023, 1, 10)
     )
     assert (result.outcome, result.dropped, result.records) == (Outcome.BAD_DATA, 2, ())
+
+
+def test_polygon_empty_range_is_ok_only_without_a_closed_session(scripted, limiter):
+    empty = '{"ticker":"AAPL","queryCount":0,"resultsCount":0,"adjusted":true,"status":"OK"}'
+    scripted.add("/v2/aggs/ticker/AAPL/range/1/day/2024-11-02/2024-11-03", 200, empty)  # a weekend
+    scripted.add("/v2/aggs/ticker/AAPL/range/1/day/2024-11-01/2024-11-03", 200, empty)
+    client = make(PolygonClient, scripted.url, limiter)
+    assert client.daily_range("AAPL", date(2024, 11, 2), date(2024, 11, 3)).outcome is Outcome.OK
+    assert client.daily_range("AAPL", date(2024, 11, 1), date(2024, 11, 3)).outcome is Outcome.NOT_FOUND
