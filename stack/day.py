@@ -1,9 +1,9 @@
 """One trading day, driven the way beat drives it: the same tasks, in the schedule's order.
 
-``run_day`` sends each phase's task with an explicit ``day`` (no calendar gate: the day is chosen by
-the caller), moves the sandbox's clock to the phase's New York time when a sandbox is given, and
-waits until every queue is drained before the next phase. Used by ``make demo``, ``bench/day.py``
-and the end-to-end tests.
+``DayDriver`` sends each phase's task with an explicit ``day`` (no calendar gate: the caller chooses the
+day), moves the sandbox's clock to the phase's New York time when it drives a sandbox, and waits until
+every queue is drained before the next phase. Used by ``make demo``, ``bench/day.py`` and the
+end-to-end tests.
 """
 
 from __future__ import annotations
@@ -26,7 +26,19 @@ class Phase:
     kwargs: dict = field(default_factory=dict)
 
 
-# The schedule's day (beat_schedule.py), history and universe first.
+# What has to exist before a day can be analysed: the universe, two years of history, tiers.
+PREPARE_PHASES: tuple[Phase, ...] = (
+    Phase("universe", "tasks.finnhub.fetch_symbols", "08:00"),
+    Phase(
+        "two years of history (grouped daily)",
+        "tasks.planner.plan_backfill",
+        "08:10",
+        {"window_seconds": 3600},
+    ),
+    Phase("tiers by dollar volume", "tasks.tiers.reassign_tiers", "08:20"),
+)
+
+# The schedule's day (beat_schedule.py).
 DAY_PHASES: tuple[Phase, ...] = (
     Phase("tier 1 quotes (market hours)", "tasks.planner.plan_quotes", "10:30", {"tiers": [1]}),
     Phase("tier 1-2 quotes at the close", "tasks.planner.plan_quotes", "16:00", {"tiers": [1, 2]}),
@@ -47,46 +59,87 @@ def queue_depth(redis_client) -> int:
     return sum(pipe.execute())
 
 
-def wait_idle(
-    redis_client,
-    timeout: float,
-    on_tick: Callable[[int], None] | None = None,
-    check: Callable[[], None] | None = None,
-    settle: float = 1.0,
-) -> float:
-    """Block until nothing is queued or running (twice in a row, ``settle`` s apart); returns seconds waited."""
-    start = time.monotonic()
-    quiet = 0
-    while True:
-        if check:
-            check()
-        depth = queue_depth(redis_client)
-        if on_tick:
-            on_tick(depth)
-        quiet = quiet + 1 if depth == 0 else 0
-        if quiet >= 2:
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise TimeoutError(
-                f"pipeline still busy after {timeout:.0f} s ({depth} messages queued or running)"
-            )
-        time.sleep(settle if depth == 0 else 0.5)
-
-
 def phase_instant(day: date, at: str) -> datetime:
+    """The aware instant of a phase's New York time ``HH:MM`` or ``+N HH:MM`` relative to ``day``."""
     offset, _, hhmm = at.rpartition(" ")
     hour, minute = (int(x) for x in hhmm.split(":"))
-    local_day = day + timedelta(days=int(offset or 0))
-    return datetime.combine(local_day, clock_time(hour, minute), tzinfo=marketcal.EASTERN)
+    return datetime.combine(
+        day + timedelta(days=int(offset or 0)), clock_time(hour, minute), tzinfo=marketcal.EASTERN
+    )
 
 
-def send_and_wait(app, redis_client, task: str, kwargs: dict, timeout: float, **wait) -> tuple[dict, float]:
-    """Send one task, wait for its result, then for everything it started; returns (result, seconds)."""
-    start = time.monotonic()
-    result = app.signature(task, kwargs=kwargs).apply_async()
-    try:
-        value = result.get(timeout=timeout, propagate=True)
-    finally:
-        del result  # unsubscribe now, while the broker still answers (not at interpreter exit)
-    wait_idle(redis_client, timeout, **wait)
-    return value, time.monotonic() - start
+class DayDriver:
+    """Drives phases through a Celery app (``worker.app.make_app``) and waits for each to finish.
+
+    ``sandbox``: a ``sandbox.testing.SandboxProcess`` whose clock follows the phases (None for real
+    providers). ``check``: called while waiting (e.g. to fail fast when a worker process died).
+    ``say``: progress output. ``timings``: seconds per phase name.
+    """
+
+    def __init__(
+        self,
+        app,
+        redis_client,
+        *,
+        sandbox=None,
+        timeout: float = 900.0,
+        check: Callable[[], None] | None = None,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        self.app, self.redis, self.sandbox = app, redis_client, sandbox
+        self.timeout, self.check, self.say = timeout, check, say
+        self.timings: dict[str, float] = {}
+
+    def phase(self, phase: Phase, day: date, **kwargs) -> dict:
+        if self.sandbox is not None:
+            self.sandbox.clock(now=phase_instant(day, phase.at))
+        self.say(f"==> {phase.name}")
+        start = time.monotonic()
+        result = self.app.signature(phase.task, kwargs={**phase.kwargs, **kwargs}).apply_async()
+        try:
+            value = result.get(timeout=self.timeout, propagate=True)
+        finally:
+            del result  # unsubscribe now, while the broker still answers (not at interpreter exit)
+        self.wait_idle(phase.name)
+        seconds = time.monotonic() - start
+        self.timings[phase.name] = round(seconds, 1)
+        self.say(f"    done in {seconds:.1f} s: {_brief(value)}")
+        return value
+
+    def prepare(self, day: date) -> dict[str, dict]:
+        """Universe, two years of history up to the session before ``day``, and tiers."""
+        previous = marketcal.previous_trading_day(day)
+        universe, history, tiers = PREPARE_PHASES
+        # The clock stands on the morning of ``day``: the previous session has ended and is served.
+        return {
+            universe.name: self.phase(universe, day),
+            history.name: self.phase(history, day, day=previous.isoformat()),
+            tiers.name: self.phase(tiers, day, day=previous.isoformat()),
+        }
+
+    def run_day(self, day: date, phases: tuple[Phase, ...] = DAY_PHASES) -> dict[str, dict]:
+        return {p.name: self.phase(p, day, day=day.isoformat()) for p in phases}
+
+    def wait_idle(self, label: str = "", settle: float = 1.0) -> float:
+        """Block until nothing is queued or running (twice in a row, ``settle`` s apart)."""
+        start = last_said = time.monotonic()
+        quiet = 0
+        while True:
+            if self.check:
+                self.check()
+            depth = queue_depth(self.redis)
+            quiet = quiet + 1 if depth == 0 else 0
+            if quiet >= 2:
+                return time.monotonic() - start
+            if time.monotonic() - last_said > 5:
+                last_said = time.monotonic()
+                self.say(f"    {label}: {depth} tasks queued or running")
+            if time.monotonic() - start > self.timeout:
+                raise TimeoutError(f"{label}: still busy after {self.timeout:.0f} s ({depth} messages)")
+            time.sleep(settle if depth == 0 else 0.5)
+
+
+def _brief(value) -> str:
+    if not isinstance(value, dict):
+        return str(value)[:200]
+    return ", ".join(f"{k}={v}" for k, v in value.items() if not isinstance(v, list | dict))[:200]

@@ -20,26 +20,19 @@ from pathlib import Path
 import redis
 
 import marketcal
-from stack.day import DAY_PHASES, phase_instant, send_and_wait, wait_idle
+from stack.day import DayDriver, phase_instant
 from stack.redis_server import RedisServer
+from stack.report import day_summary
 from stack.workers import ProcessSet
+from storage.migrate import upgrade
+from worker.app import make_app
+from worker.settings import Settings, SettingsError
 
 PROVIDER_PREFIXES = ("FINNHUB", "POLYGON", "ALPHAVANTAGE", "YAHOO")
 
 
 def _say(text: str) -> None:
     print(text, flush=True)
-
-
-def _progress(label: str):
-    last = [0.0]
-
-    def tick(depth: int) -> None:
-        if time.monotonic() - last[0] > 5:
-            last[0] = time.monotonic()
-            _say(f"    {label}: {depth} tasks queued or running")
-
-    return tick
 
 
 def external_providers() -> bool:
@@ -67,8 +60,7 @@ def run(args) -> int:
     for stale in work.glob("tickerbeat.db*"):
         stale.unlink()
     server = RedisServer().start()
-    sandbox = None
-    procs = None
+    sandbox = procs = None
     try:
         env = {
             "REDIS_URL": server.url,
@@ -76,8 +68,7 @@ def run(args) -> int:
             "TICKERBEAT_DATA_DIR": str(work),
             "TICKERBEAT_REPORTS_DIR": str(Path(args.reports).resolve()),
         }
-        now = datetime.now(UTC)
-        day = marketcal.last_completed_session(now - timedelta(hours=1))
+        day = marketcal.last_completed_session(datetime.now(UTC) - timedelta(hours=1))
         if external_providers():
             _say("providers: the base URLs and keys set in the environment")
         else:
@@ -85,70 +76,42 @@ def run(args) -> int:
 
             _say(f"sandbox: demo profile, {args.symbols} symbols ...")
             sandbox = SandboxProcess(
-                profile="demo", symbols=args.symbols, now=phase_instant(day, "09:00"), startup_timeout=180
+                profile="demo", symbols=args.symbols, now=phase_instant(day, "08:00"), startup_timeout=180
             ).start()
             env.update(sandbox.env(api_key="demo-key"))
             env.update({f"{p}_PLAN": "demo" for p in PROVIDER_PREFIXES})
-        os.environ.update(env)  # the Celery app below reads the same settings as the workers
-        from storage.migrate import upgrade
-
-        upgrade(env["DATABASE_URL"])
+        settings = Settings.from_env({**os.environ, **env})
+        upgrade(settings.database_url)
         procs = ProcessSet(env, work / "logs")
         procs.start_workers()
-        from worker.celery import app
-
-        r = redis.Redis.from_url(server.url)
-        wait = {"check": procs.check_alive}
-        timings: dict[str, float] = {}
-
-        def phase(name: str, task: str, kwargs: dict, at: str | None = None) -> dict:
-            if sandbox and at:
-                sandbox.clock(now=phase_instant(day, at))
-            _say(f"==> {name}")
-            value, seconds = send_and_wait(
-                app, r, task, kwargs, args.timeout, on_tick=_progress(name), **wait
-            )
-            timings[name] = round(seconds, 1)
-            _say(f"    done in {seconds:.1f} s: {_brief(value)}")
-            return value
-
-        _say(f"trading day {day.isoformat()} (New York)")
-        phase("universe", "tasks.finnhub.fetch_symbols", {}, "08:00")
-        prev = marketcal.previous_trading_day(day).isoformat()
-        phase(
-            "two years of history (grouped daily)",
-            "tasks.planner.plan_backfill",
-            {"day": prev, "window_seconds": 3600},
-            "08:10",
+        driver = DayDriver(
+            make_app(settings),
+            redis.Redis.from_url(server.url),
+            sandbox=sandbox,
+            timeout=args.timeout,
+            check=procs.check_alive,
+            say=_say,
         )
-        phase("tiers by dollar volume", "tasks.tiers.reassign_tiers", {"day": prev}, "08:20")
-        for p in DAY_PHASES:
-            phase(p.name, p.task, {**p.kwargs, "day": day.isoformat()}, p.at)
-        wait_idle(r, args.timeout, **wait)
-        summary = summarise(app, day, sandbox, timings, time.monotonic() - t0)
+        _say(f"trading day {day.isoformat()} (New York)")
+        driver.prepare(day)
+        driver.run_day(day)
+        summary = day_summary(
+            settings, day, sandbox.stats() if sandbox else None, driver.timings, time.monotonic() - t0
+        )
         out = Path(args.reports) / f"{day.isoformat()}-summary.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(summary, indent=2))
         print_summary(summary, out)
         return 0 if summary["violations"] == 0 else 1
+    except SettingsError as exc:
+        _say(f"tickerbeat: configuration error: {exc}")
+        return 2
     finally:
         if procs:
             procs.stop()
         if sandbox:
             sandbox.stop()
         server.stop()
-
-
-def _brief(value) -> str:
-    if not isinstance(value, dict):
-        return str(value)[:200]
-    return ", ".join(f"{k}={v}" for k, v in value.items() if not isinstance(v, list | dict))[:200]
-
-
-def summarise(app, day, sandbox, timings: dict, wall: float) -> dict:
-    from stack.report import day_summary
-
-    return day_summary(day, sandbox.stats() if sandbox else None, timings, wall)
 
 
 def print_summary(summary: dict, path: Path) -> None:

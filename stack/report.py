@@ -13,14 +13,15 @@ from storage.models import DailyBar, Symbol
 from worker.settings import Settings
 
 
-def day_summary(day: date, sandbox_stats: dict | None, timings: dict, wall: float, top: int = 10) -> dict:
+def day_summary(
+    settings: Settings, day: date, sandbox_stats: dict | None, timings: dict, wall: float, top: int = 10
+) -> dict:
     """``symbols_total``, ``symbols_fresh``, ``recommendations``, ``violations``, ``calls`` per provider,
     ``wall_seconds``, per-provider quota share of the day, phase timings and the top recommendations.
 
     Violations are the sandbox's throttle answers when a sandbox served the day, else the throttle and
     quota-exhausted answers recorded in ``api_usage`` (real providers, a proxy or another emulator).
     """
-    settings = Settings.from_env()
     db = Database(settings.database_url)
     with db.session() as s:
         total = s.scalar(select(func.count()).select_from(Symbol).where(Symbol.active.is_(True))) or 0

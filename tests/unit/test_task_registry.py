@@ -3,7 +3,7 @@
 import pytest
 
 import beat_schedule
-from worker.app import app
+from worker.celery import app
 from worker.queues import QUEUE_NAMES, queue_for_task, task_modules
 
 
