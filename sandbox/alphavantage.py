@@ -16,10 +16,10 @@ from datetime import date
 from aiohttp import web
 
 from sandbox import bodies
-from sandbox.gateway import Answer, Gateway, json_answer
+from sandbox.gateway import Answer, Gateway
 from sandbox.limits import DAILY, Decision
 from sandbox.state import Sandbox
-from sandbox.stats import THROTTLED
+from sandbox.stats import OK, THROTTLED
 from sandbox.universe import Security
 
 PREFIX = "/alphavantage"
@@ -33,7 +33,7 @@ class AlphaVantageWire:
     def authenticate(self, request: web.Request, sb: Sandbox) -> tuple[str | None, str | None, Answer | None]:
         key = request.query.get("apikey", "")
         if not sb.key_valid(key):
-            return None, None, json_answer({"Error Message": bodies.AV_BAD_KEY}, 200, "auth")
+            return None, None, _av({"Error Message": bodies.AV_BAD_KEY}, "auth")
         return sb.client_id(key), key, None
 
     def throttled(self, decision: Decision, sb: Sandbox, key: str | None) -> Answer:
@@ -42,8 +42,13 @@ class AlphaVantageWire:
                 text = bodies.AV_DAILY_VARIANT
             else:
                 text = bodies.AV_DAILY.format(key=key or "")
-            return json_answer({"Information": text}, 200, THROTTLED)
-        return json_answer({"Information": bodies.AV_BURST}, 200, THROTTLED)
+            return _av({"Information": text}, THROTTLED)
+        return _av({"Information": bodies.AV_BURST}, THROTTLED)
+
+
+def _av(obj: dict, outcome: str = OK) -> Answer:
+    """Alpha Vantage answers everything with HTTP 200 and a pretty-printed JSON body."""
+    return Answer(200, pretty(obj).encode(), outcome)
 
 
 def endpoint(request: web.Request) -> str:
@@ -83,24 +88,23 @@ def _completed_rows(sb: Sandbox, sec: Security, now: float) -> list[int]:
 def query(request: web.Request, sb: Sandbox, now: float) -> Answer:
     function = endpoint(request)
     if function in PREMIUM:
-        return json_answer({"Information": bodies.AV_PREMIUM}, outcome="not_entitled")
+        return _av({"Information": bodies.AV_PREMIUM}, outcome="not_entitled")
     handler = _FUNCTIONS.get(function)
     if handler is None:
         text = bodies.AV_UNKNOWN_FUNCTION.format(function=request.query.get("function", ""))
-        return json_answer({"Error Message": text}, outcome="bad_request")
+        return _av({"Error Message": text}, outcome="bad_request")
     return handler(request, sb, now)
 
 
 def time_series_daily(request: web.Request, sb: Sandbox, now: float) -> Answer:
     size = request.query.get("outputsize", "compact").lower()
     if size == "full":
-        return json_answer({"Information": bodies.AV_PREMIUM}, outcome="not_entitled")
+        return _av({"Information": bodies.AV_PREMIUM}, outcome="not_entitled")
     sec = _security(sb, request, now)
     rows = _completed_rows(sb, sec, now)[-COMPACT_ROWS:] if sec else []
     if not rows:
-        return json_answer(
-            {"Error Message": bodies.AV_INVALID_CALL.format(function="TIME_SERIES_DAILY")},
-            outcome="not_found",
+        return _av(
+            {"Error Message": bodies.AV_INVALID_CALL.format(function="TIME_SERIES_DAILY")}, "not_found"
         )
     m = sb.market
     b = m.series(sec.index, range(rows[0], rows[-1] + 1), None)
@@ -132,7 +136,7 @@ def global_quote(request: web.Request, sb: Sandbox, now: float) -> Answer:
     sec = _security(sb, request, now)
     rows = _completed_rows(sb, sec, now)[-2:] if sec else []
     if not rows:
-        return json_answer({"Global Quote": {}}, outcome="not_found")
+        return _av({"Global Quote": {}}, outcome="not_found")
     m = sb.market
     last = rows[-1]
     o, h, lo, c, v = m.bar(sec.index, last, None)
@@ -158,7 +162,7 @@ def listing_status(request: web.Request, sb: Sandbox, now: float) -> Answer:
         as_of = None
     if state not in ("active", "delisted") or as_of is None or as_of > today:
         text = bodies.AV_INVALID_CALL.format(function="LISTING_STATUS")
-        return json_answer({"Error Message": text}, outcome="bad_request")
+        return _av({"Error Message": text}, outcome="bad_request")
     key = ("av-listing", state, as_of)
     body = sb.cache.get(key)
     if body is None:
