@@ -1,4 +1,5 @@
-"""Data-quality checks for one run: freshness per tier, missing bars, price jumps, zero volume, stale quotes.
+"""Data-quality checks for one run: freshness per tier, missing bars, price jumps, bad bars, zero volume,
+stale quotes.
 
 Every check returns ``QualityResult`` records: one aggregate record (scope ``"all"`` or ``"tier:<name>"``)
 whose ``ok`` says whether the run's data is usable, plus one record per offending symbol (scope
@@ -175,6 +176,45 @@ def price_jumps(
     return [summary, info, *anomalies]
 
 
+def bad_bars(panel: Panel, day: date, max_share: float = 0.0) -> list[QualityResult]:
+    """Bars on the last session that cannot be right: a price <= 0, high < low, or close outside [low, high].
+
+    Prices are compared with a relative tolerance of 1e-6 (rounding in the feed is not an error).
+    """
+    c, h, lo = panel.close[-1], panel.high[-1], panel.low[-1]
+    has_bar = np.isfinite(c)
+    tol = 1e-6 * np.abs(c)
+    with np.errstate(invalid="ignore"):
+        problems = {
+            "price <= 0": has_bar & ((c <= 0) | (h <= 0) | (lo <= 0)),
+            "high < low": has_bar & (h < lo - tol),
+            "close outside [low, high]": has_bar & ((c > h + tol) | (c < lo - tol)),
+        }
+    flagged: dict[str, list[str]] = {}
+    for what, mask in problems.items():
+        for j in np.flatnonzero(mask):
+            flagged.setdefault(panel.symbols[j], []).append(what)
+    n = int(has_bar.sum())
+    share = _share(len(flagged), n)
+    names = sorted(flagged)
+    summary = QualityResult(
+        "bad_bar",
+        "all",
+        share,
+        max_share,
+        share <= max_share,
+        f"{len(names)} of {n} bars on {day.isoformat()} are inconsistent"
+        + (f": {_examples(names)}" if names else ""),
+    )
+    per_symbol = [
+        QualityResult(
+            "bad_bar", f"symbol:{s}", 0.0, 0.0, False, f"{'; '.join(flagged[s])} on {day.isoformat()}"
+        )
+        for s in names
+    ]
+    return [summary, *per_symbol]
+
+
 def zero_volume(
     close: np.ndarray, volume: np.ndarray, symbols: Sequence[str], day: date, max_share: float = 0.01
 ) -> list[QualityResult]:
@@ -258,6 +298,7 @@ def run_checks(
     if known.dates[-1] == day:
         results += price_jumps(known.close, known.symbols, known.dates, config)
         results += zero_volume(known.close, known.volume, known.symbols, day, config.max_zero_volume_share)
+        results += bad_bars(known, day)
     else:
         detail = f"no session for {day.isoformat()} in the data (last: {known.dates[-1].isoformat()})"
         results.append(

@@ -11,6 +11,7 @@ from analysis.panel import Panel
 from analysis.quality import (
     QualityConfig,
     _split_factor,
+    bad_bars,
     freshness,
     last_bar_dates,
     missing_bars,
@@ -174,6 +175,7 @@ def test_run_checks_covers_every_check():
     assert checks[("price_jump", "symbol:B")] is False  # +50 %
     assert checks[("zero_volume", "symbol:B")] is False
     assert checks[("stale_quote", "symbol:A")] is False
+    assert checks[("bad_bar", "all")]
     assert ("missing_bars", "all") in checks
 
 
@@ -181,3 +183,24 @@ def test_run_checks_reports_a_missing_session():
     results = run_checks(small_panel(), date(2026, 11, 27), {"A": "core"})
     assert ("session_present", "all", False) in {(r.check, r.scope, r.ok) for r in results}
     assert next(r for r in results if r.check == "freshness").value == 0.0
+
+
+@pytest.mark.parametrize(
+    ("close", "high", "low", "problem"),
+    [
+        (10.0, 10.5, 9.5, None),
+        (10.0, 10.0, 10.0, None),
+        (10.0, 10.0 + 1e-9, 10.0, None),  # rounding is not an error
+        (0.0, 0.0, 0.0, "price <= 0"),
+        (10.0, 9.0, 9.5, "high < low; close outside [low, high]"),
+        (11.0, 10.5, 9.5, "close outside [low, high]"),
+        (NAN, 10.5, 9.5, None),  # no bar: nothing to check
+    ],
+)
+def test_bad_bars(close, high, low, problem):
+    arr = lambda v: np.array([[v, 10.0]])  # noqa: E731 - the second symbol is always fine
+    panel = Panel((D3,), ("X", "OK"), arr(close), arr(high), arr(low), arr(1e5))
+    results = bad_bars(panel, D3)
+    assert results[0].ok == (problem is None)
+    flagged = [(r.scope, r.detail) for r in results[1:]]
+    assert flagged == ([("symbol:X", f"{problem} on 2026-11-25")] if problem else [])
