@@ -9,13 +9,10 @@ import argparse
 import logging
 import sys
 
-from aiohttp import web
-
-from sandbox.app import base_urls, make_app
 from sandbox.clock import ClockError, parse_instant
 from sandbox.profiles import PROFILES, ProfileError, load_profile, load_profile_file
-from sandbox.state import Config
-from sandbox.universe import MAX_SYMBOLS
+
+MAX_SYMBOLS = 15_000  # sandbox.universe.MAX_SYMBOLS, repeated so that usage errors need no heavy imports
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_config(argv: list[str]) -> tuple[Config, argparse.Namespace]:
+def parse_config(argv: list[str]) -> tuple[dict, argparse.Namespace]:
+    """Validated ``Config`` fields and the parsed arguments; exits with status 2 on a usage error."""
     parser = _parser()
     args = parser.parse_args(argv)
     if not 1 <= args.port <= 65535:
@@ -70,14 +68,25 @@ def parse_config(argv: list[str]) -> tuple[Config, argparse.Namespace]:
         keys = frozenset(k.strip() for k in args.keys.split(",") if k.strip())
         if not keys:
             parser.error("--keys: give at least one non-empty key")
-    config = Config(
-        profile=profile, seed=args.seed, symbols=args.symbols, now=now, frozen=args.frozen, keys=keys
-    )
-    return config, args
+    fields = {
+        "profile": profile,
+        "seed": args.seed,
+        "symbols": args.symbols,
+        "now": now,
+        "frozen": args.frozen,
+    }
+    return fields | {"keys": keys}, args
 
 
 def main(argv: list[str] | None = None) -> int:
-    config, args = parse_config(sys.argv[1:] if argv is None else argv)
+    fields, args = parse_config(sys.argv[1:] if argv is None else argv)
+    # Heavy imports (numpy, aiohttp, the exchange calendar) only once the arguments are known to be good.
+    from aiohttp import web
+
+    from sandbox.app import base_urls, make_app
+    from sandbox.state import Config
+
+    config = Config(**fields)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s sandbox %(levelname)s %(message)s")
     try:
         app = make_app(config)

@@ -127,3 +127,10 @@ def test_bad_profile_files(tmp_path, content, fragment):
 def test_missing_profile_file(tmp_path):
     with pytest.raises(ProfileError, match="cannot read profile file"):
         load_profile_file("free", tmp_path / "absent.json")
+
+
+def test_cli_symbol_bound_matches_the_universe():
+    from sandbox.__main__ import MAX_SYMBOLS as cli_max
+    from sandbox.universe import MAX_SYMBOLS
+
+    assert cli_max == MAX_SYMBOLS == 15_000
