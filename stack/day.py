@@ -90,9 +90,10 @@ class DayDriver:
         self.timeout, self.check, self.say = timeout, check, say
         self.timings: dict[str, float] = {}
 
-    def phase(self, phase: Phase, day: date, **kwargs) -> dict:
+    def phase(self, phase: Phase, clock_day: date, **kwargs) -> dict:
+        """Send ``phase`` with ``kwargs`` (the sandbox's clock at the phase's time on ``clock_day``), wait."""
         if self.sandbox is not None:
-            self.sandbox.clock(now=phase_instant(day, phase.at))
+            self.sandbox.clock(now=phase_instant(clock_day, phase.at))
         self.say(f"==> {phase.name}")
         start = time.monotonic()
         result = self.app.signature(phase.task, kwargs={**phase.kwargs, **kwargs}).apply_async()
