@@ -77,64 +77,56 @@ class Market:
         self.days: list[date] = days
         self.index: dict[date, int] = {d: k for k, d in enumerate(days)}
         prev = marketcal.previous_trading_day(days[0]) if _in_calendar(days[0] - timedelta(days=10)) else None
-        levels, prev_level = self._levels(days, prev)
-        self._bars(days, levels, prev_level)
+        self._generate(days, prev)
         self._presence(days)
         self._timing(days)
         self.split_factor.cache_clear()
         self.generation = getattr(self, "generation", 0) + 1
 
-    def _levels(self, days: list[date], prev: date | None) -> tuple[np.ndarray, np.ndarray]:
-        """Log economic closes (days, symbols) and the log close of the session before ``days[0]``."""
-        n = len(self.universe)
+    def _generate(self, days: list[date], prev: date | None) -> None:
+        """Walk the weekdays from the epoch to ``days[-1]``, writing each session's bar as it passes.
+
+        Rows are written one at a time into float32 arrays: no (days x symbols) float64 temporaries.
+        """
+        n, shape = len(self.universe), (len(days), len(self.universe))
+        self.open, self.high, self.low, self.close, self.volume = (
+            np.empty(shape, np.float32) for _ in range(5)
+        )
+        self.half_day = np.array([marketcal.is_half_day(d) for d in days])
         wanted = {weekday_ordinal(d): k for k, d in enumerate(days)}
         prev_w = weekday_ordinal(prev) if prev else weekday_ordinal(days[0]) - 1
-        last_w = max(wanted)
         base = np.log(self.base_price)
         level = base.copy()
         ring = np.tile(level, (21, 1))  # ring[w % 21] = level after weekday w
-        out = np.empty((len(days), n), dtype=np.float64)
-        prev_level = level.copy()
-        sector_vol = 0.006
-        for w in range(last_w + 1):
+        last_session = level.copy()  # log close of the latest session passed
+        for w in range(max(wanted) + 1):
             rng = np.random.default_rng([self.seed, 1, w])
             market = rng.standard_normal() * 0.009
-            sectors = rng.standard_normal(11) * sector_vol
+            sectors = rng.standard_normal(11) * 0.006
             z = rng.standard_normal(n)
-            tails = rng.random(n) < 0.03
-            z[tails] *= 3.0
+            z[rng.random(n) < 0.03] *= 3.0  # fat tails
             momentum = ring[(w - 1) % 21] - ring[w % 21]  # level(w-1) - level(w-21)
             level = (level + self.drift + self.beta * market + self.load * sectors[self.sector] + self.sigma * z
                      + MOMENTUM_LOADING * momentum - REVERSION * (level - base))  # fmt: skip
             ring[w % 21] = level
             k = wanted.get(w)
             if k is not None:
-                out[k] = level
-            if w == prev_w:
-                prev_level = level.copy()
-        return out, prev_level
+                self._bar_row(k, w, level, last_session)
+                last_session = level
+            elif w == prev_w:
+                last_session = level
 
-    def _bars(self, days: list[date], levels: np.ndarray, prev_level: np.ndarray) -> None:
-        n = len(self.universe)
-        close = np.exp(levels)
-        prev_close = np.exp(np.vstack([prev_level[None, :], levels[:-1]]))
-        ret = levels - np.vstack([prev_level[None, :], levels[:-1]])
-        noise = np.empty((4, len(days), n))
-        for k, d in enumerate(days):
-            noise[:, k, :] = np.random.default_rng([self.seed, 3, weekday_ordinal(d)]).standard_normal((4, n))
-        sigma = self.sigma[None, :]
-        opens = prev_close * np.exp(0.25 * ret + 0.3 * sigma * noise[0])
-        high = np.maximum(opens, close) * np.exp(0.7 * sigma * np.abs(noise[1]))
-        low = np.minimum(opens, close) * np.exp(-0.7 * sigma * np.abs(noise[2]))
-        half = np.array([marketcal.is_half_day(d) for d in days])
-        volume = self.base_volume[None, :] * np.exp(0.45 * np.abs(ret) / sigma + 0.3 * noise[3])
-        volume[half] *= 0.45
-        self.open = opens.astype(np.float32)
-        self.high = high.astype(np.float32)
-        self.low = low.astype(np.float32)
-        self.close = close.astype(np.float32)
-        self.volume = volume.astype(np.float32)
-        self.half_day = half
+    def _bar_row(self, k: int, w: int, level: np.ndarray, prev_level: np.ndarray) -> None:
+        noise = np.random.default_rng([self.seed, 3, w]).standard_normal((4, len(level)))
+        ret = level - prev_level
+        close = np.exp(level)
+        opens = np.exp(prev_level) * np.exp(0.25 * ret + 0.3 * self.sigma * noise[0])
+        self.open[k] = opens
+        self.close[k] = close
+        self.high[k] = np.maximum(opens, close) * np.exp(0.7 * self.sigma * np.abs(noise[1]))
+        self.low[k] = np.minimum(opens, close) * np.exp(-0.7 * self.sigma * np.abs(noise[2]))
+        volume = self.base_volume * np.exp(0.45 * np.abs(ret) / self.sigma + 0.3 * noise[3])
+        self.volume[k] = volume * 0.45 if self.half_day[k] else volume
 
     def _presence(self, days: list[date]) -> None:
         u = self.universe
