@@ -30,8 +30,19 @@ def _ts(d: date) -> pd.Timestamp:
     return pd.Timestamp(d.year, d.month, d.day)
 
 
+@lru_cache(maxsize=1)
+def _sessions() -> tuple[date, date, frozenset[date]]:
+    """The calendar's first and last session and every session between, for O(1) membership
+    (validation checks thousands of bars per provider call)."""
+    cal = _calendar()
+    return cal.first_session.date(), cal.last_session.date(), frozenset(ts.date() for ts in cal.sessions)
+
+
 def is_trading_day(d: date) -> bool:
     """True when NYSE holds a session on ``d`` (weekends and exchange holidays are False)."""
+    first, last, sessions = _sessions()
+    if first <= d <= last:
+        return d in sessions
     return bool(_calendar().is_session(_ts(d)))
 
 
