@@ -57,13 +57,13 @@ def quote(request: web.Request, sb: Sandbox, now: float) -> Answer:
     while prev >= 0 and not m.present[prev, i]:
         prev -= 1
     factor = m.symbol_factor(i, m.days[row])
-    if now < m.close_ts[row]:
-        frac = (now - m.open_ts[row]) / (m.close_ts[row] - m.open_ts[row])
+    if now < m.close_list[row]:
+        frac = (now - m.open_list[row]) / (m.close_list[row] - m.open_list[row])
         c, h, lo = m.intraday(i, row, frac)
         t = int(now)
     else:
         c, h, lo = float(m.close[row, i]), float(m.high[row, i]), float(m.low[row, i])
-        t = int(m.close_ts[row])
+        t = int(m.close_list[row])
     c, h, lo, o = (_price(x / factor) for x in (c, h, lo, float(m.open[row, i])))
     pc = _price(float(m.close[prev, i]) / factor) if prev >= 0 else o
     d = round(c - pc, 4)

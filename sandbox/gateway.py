@@ -34,8 +34,11 @@ class Answer:
     headers: dict[str, str] | None = field(default=None)
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder: json.dumps builds one per call
+
+
 def json_answer(obj: Any, status: int = 200, outcome: str = OK) -> Answer:
-    return Answer(status, json.dumps(obj, separators=(",", ":")).encode(), outcome)
+    return Answer(status, _ENCODE(obj).encode(), outcome)
 
 
 class Wire(Protocol):

@@ -14,6 +14,7 @@ Prices here are *economic* (before split accounting): the unadjusted price on da
 
 from __future__ import annotations
 
+import bisect
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
@@ -144,6 +145,7 @@ class Market:
         ``midnight_ms``/``eod_ms`` (epoch ms of 00:00 and 16:00 ET: Polygon's range and grouped stamps)."""
         self.open_ts = np.array([marketcal.session_open(d).timestamp() for d in days])
         self.close_ts = np.array([marketcal.session_close(d).timestamp() for d in days])
+        self.open_list, self.close_list = self.open_ts.tolist(), self.close_ts.tolist()  # fast scalar lookups
         midnight = [datetime.combine(d, time(0), marketcal.EASTERN) for d in days]
         self.midnight_ms = np.array([int(m.timestamp()) * 1000 for m in midnight], dtype=np.int64)
         self.eod_ms = np.array([int(m.replace(hour=16).timestamp()) * 1000 for m in midnight], dtype=np.int64)
@@ -151,6 +153,10 @@ class Market:
     def last_row(self, ts: np.ndarray, now: float) -> int:
         """Index of the last session whose ``ts`` (an array of this market's per-session instants) is <= now;
         -1 when none."""
+        if ts is self.open_ts:
+            return bisect.bisect_right(self.open_list, now) - 1
+        if ts is self.close_ts:
+            return bisect.bisect_right(self.close_list, now) - 1
         return int(np.searchsorted(ts, now, side="right")) - 1
 
     def ensure(self, today: date) -> None:
