@@ -86,32 +86,35 @@ def _client_main(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
-def _measure(url: str, paths: list[str], seconds: float, concurrency: int, clients: int, tmp: Path) -> dict:
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds used so far by process ``pid`` (Linux ``/proc``; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(url: str, pid: int, paths: list[str], args: argparse.Namespace, tmp: Path) -> dict:
+    """Drive ``url`` for ``args.seconds``; also the server's CPU seconds, so that its capacity per fully
+    available core (requests per CPU-second) can be told apart from the machine's other load."""
     tmp.write_text(json.dumps(paths))
-    per = max(1, concurrency // clients)
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--client",
-                url,
-                "--paths",
-                str(tmp),
-                "--seconds",
-                str(seconds),
-                "--concurrency",
-                str(per),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        for _ in range(clients)
-    ]
+    per = max(1, args.concurrency // args.clients)
+    cmd = [sys.executable, __file__, "--client", url, "--paths", str(tmp), "--seconds", str(args.seconds),
+           "--concurrency", str(per)]  # fmt: skip
+    cpu_before = _cpu_seconds(pid)
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(args.clients)]
     results = [json.loads(p.communicate()[0]) for p in procs]
+    cpu_after = _cpu_seconds(pid)
     total = sum(r["requests"] for r in results)
     seconds_used = max(r["seconds"] for r in results)
-    return {"rps": total / seconds_used, "requests": total, "errors": sum(r["errors"] for r in results)}
+    cpu = (cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None else None
+    return {
+        "rps": total / seconds_used,
+        "requests": total,
+        "errors": sum(r["errors"] for r in results),
+        "per_cpu_second": total / cpu if cpu else None,
+    }
 
 
 def main() -> None:
@@ -142,12 +145,8 @@ def main() -> None:
             symbols = [s["symbol"] for s in sb.universe() if s["active"]]
             paths = _paths(symbols, 20_000, seed=1)
             for _ in range(args.rounds):  # interleaved, so the machine's other load weighs on both alike
-                hello_runs.append(
-                    _measure(hello_url, paths, args.seconds, args.concurrency, args.clients, tmp)
-                )
-                sandbox_runs.append(
-                    _measure(sb.url, paths, args.seconds, args.concurrency, args.clients, tmp)
-                )
+                hello_runs.append(_measure(hello_url, hello.pid, paths, args, tmp))
+                sandbox_runs.append(_measure(sb.url, sb.pid, paths, args, tmp))
             stats = sb.stats()["totals"]
     finally:
         hello.terminate()
@@ -169,6 +168,13 @@ def main() -> None:
     )
     print(f"ratio to the {TARGET:.0f} req/s target: {sandbox_rps / TARGET:.2f}")
     print(f"ratio to the hello baseline : {sandbox_rps / hello_rps:.2f}")
+    if all(r["per_cpu_second"] for r in hello_runs + sandbox_runs):
+        hello_cap = statistics.median(r["per_cpu_second"] for r in hello_runs)
+        sandbox_cap = statistics.median(r["per_cpu_second"] for r in sandbox_runs)
+        print(
+            f"server capacity per CPU-second (what one free core sustains): hello {hello_cap:.0f}, "
+            f"sandbox {sandbox_cap:.0f}; sandbox / {TARGET:.0f} target: {sandbox_cap / TARGET:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -151,6 +151,11 @@ class SandboxProcess:
             self._log = None
 
     @property
+    def pid(self) -> int | None:
+        """The server process's id (None when stopped)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
