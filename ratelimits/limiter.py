@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import redis
+
 from ratelimits.errors import QuotaWait
-from ratelimits.periods import throttle_until, window_starts
+from ratelimits.periods import starts_for_decision, throttle_until
 from ratelimits.policy import Policy
 from ratelimits.stats import ProviderStats, read_stats
-from ratelimits.store import check_name, fail_closed, instant, lua, text
+from ratelimits.store import check_name, fail_closed, instant, lua, text, unavailable
 
 # Waits longer than this are "forever" for the script (Lua cannot parse "inf" portably).
 _FOREVER = 1e15
@@ -46,6 +48,20 @@ class Decision:
     now: float
 
 
+class _Plan:
+    """What a decision for one provider and policy needs beyond the call's own arguments."""
+
+    __slots__ = ("keys", "windows", "max_cost", "count", "rolling_only", "tail")
+
+    def __init__(self, keys: list[str], windows: list, max_cost: int, count: str, rolling_only: bool) -> None:
+        self.keys = keys
+        self.windows = windows  # (limit text, "r:<seconds>" or the calendar Window)
+        self.max_cost = max_cost
+        self.count = count
+        self.rolling_only = rolling_only
+        self.tail = [x for limit, spec in windows for x in (limit, spec)] if rolling_only else []
+
+
 class Limiter:
     """Paces calls to providers under their policies, for every process that shares the Redis ``client``.
 
@@ -72,7 +88,8 @@ class Limiter:
         self._acquire_script = client.register_script(lua("acquire"))
         self._block_script = client.register_script(lua("block"))
         self._registered: set[str] = set()
-        self._plans: dict[tuple[str, Policy], tuple[list[str], list[tuple[str, str | None]]]] = {}
+        self._plans: dict[tuple[str, Policy], _Plan] = {}
+        self._guard_text = repr(self.guard)
 
     def __repr__(self) -> str:
         return f"Limiter(key_prefix={self.key_prefix!r}, guard={self.guard:g})"
@@ -83,16 +100,23 @@ class Limiter:
         """A key of ``provider``: ``<prefix>:{<provider>}:<suffix>`` (one Redis Cluster slot per provider)."""
         return f"{self.key_prefix}:{{{provider}}}:{suffix}"
 
-    def _plan(self, provider: str, policy: Policy) -> tuple[list[str], list[tuple[str, str | None]]]:
-        """Keys, and (limit, spec) script arguments per window (spec None for a calendar window, whose
-        period starts depend on the time), memoised per provider and policy."""
-        found = self._plans.get((provider, policy))
-        if found is None:
-            keys = [self.key(provider, "last"), self.key(provider, "block"), self.key(provider, "stats")]
+    def _plan(self, provider: str, policy: Policy) -> _Plan:
+        """The validated, precomputed parts of a decision for ``provider`` under ``policy`` (memoised)."""
+        plan = self._plans.get((provider, policy))
+        if plan is None:
+            check_name("provider", provider)
+            if not isinstance(policy, Policy):
+                raise TypeError(
+                    f"policy must be a ratelimits.Policy (see parse_policy), got {type(policy).__name__}"
+                )
+            keys = [self.key(provider, "state"), self.key(provider, "stats")]
             keys += [self.key(provider, f"w:{w.identity}") for w in policy.windows]
-            specs = [(str(w.limit), None if w.calendar else f"r:{w.seconds!r}") for w in policy.windows]
-            found = self._plans[(provider, policy)] = (keys, specs)
-        return found
+            windows = [(str(w.limit), w if w.calendar else f"r:{w.seconds!r}") for w in policy.windows]
+            plan = _Plan(keys, windows, policy.max_cost, str(len(windows)), not policy.calendar)
+            if len(self._plans) > 1000:  # policies are few; never grow without bound
+                self._plans.clear()
+            self._plans[(provider, policy)] = plan
+        return plan
 
     def _register(self, provider: str) -> None:
         if provider not in self._registered:
@@ -112,27 +136,36 @@ class Limiter:
         test_now: float | None = None,
     ) -> Decision:
         """One atomic decision (see acquire.lua). ``test_now`` replaces the Redis clock: tests only."""
-        check_name("provider", provider)
-        if not isinstance(policy, Policy):
-            raise TypeError(
-                f"policy must be a ratelimits.Policy (see parse_policy), got {type(policy).__name__}"
-            )
-        if isinstance(cost, bool) or not isinstance(cost, int) or not 1 <= cost <= policy.max_cost:
+        return Decision(*self._decide(provider, policy, cost, max_wait, test_now))
+
+    def _decide(
+        self, provider: str, policy: Policy, cost: int, max_wait: float, test_now: float | None
+    ) -> tuple[bool, float, float]:
+        plan = self._plans.get((provider, policy)) or self._plan(provider, policy)
+        if type(cost) is not int or not 1 <= cost <= plan.max_cost:
             raise ValueError(
-                f"cost must be a whole number from 1 to {policy.max_cost} for '{policy}', got {cost!r}"
+                f"cost must be a whole number from 1 to {plan.max_cost} for '{policy}', got {cost!r}"
             )
-        if not isinstance(max_wait, int | float) or math.isnan(max_wait) or max_wait < 0:
+        if type(max_wait) not in (int, float) or not max_wait >= 0:  # also refuses NaN
             raise ValueError(f"max_wait must be a number of seconds >= 0, got {max_wait!r}")
-        keys, specs = self._plan(provider, policy)
-        around = time.time() if test_now is None else test_now
-        argv: list[str] = [str(cost), repr(min(float(max_wait), _FOREVER)), repr(self.guard)]
-        argv += ["" if test_now is None else repr(float(test_now)), str(len(policy.windows))]
-        for window, (limit, spec) in zip(policy.windows, specs, strict=True):
-            argv += [limit, spec or "c:" + ",".join(map(str, window_starts(window, around)))]
-        self._register(provider)
-        with fail_closed(f"deciding a call to {provider!r}"):
-            status, at, now = self._acquire_script(keys=keys, args=argv)
-        return Decision(booked=text(status) == "1", at=float(text(at)), now=float(text(now)))
+        argv = [str(cost), repr(float(max_wait)) if max_wait < _FOREVER else "1e15", self._guard_text]
+        argv += ("" if test_now is None else repr(float(test_now)), plan.count)
+        if plan.rolling_only:
+            argv += plan.tail
+        else:
+            around = time.time() if test_now is None else test_now
+            for limit, spec in plan.windows:
+                if isinstance(spec, str):
+                    argv += (limit, spec)
+                else:
+                    argv += (limit, "c:" + ",".join(map(str, starts_for_decision(spec, around, max_wait))))
+        if provider not in self._registered:
+            self._register(provider)
+        try:
+            status, at, now = self._acquire_script(keys=plan.keys, args=argv)
+        except redis.RedisError as exc:  # fail closed: no grant
+            raise unavailable(f"deciding a call to {provider!r}", exc) from exc
+        return status in (b"1", "1"), float(at), float(now)
 
     def reserve(self, provider: str, policy: Policy, cost: int = 1, max_wait: float = 30.0) -> Grant:
         """Book the earliest slot for ``cost`` calls without sleeping; ``Grant.wait`` is the seconds to wait.
@@ -140,11 +173,11 @@ class Limiter:
         Raises ``QuotaWait`` (nothing booked) when the slot is more than ``max_wait`` seconds away,
         ``QuotaUnavailable`` when Redis cannot be reached (no call may be made).
         """
-        decision = self.decide(provider, policy, cost, max_wait)
-        wait = max(0.0, decision.at - decision.now)
-        if not decision.booked:
-            raise QuotaWait(until=decision.at, provider=provider, wait=wait)
-        return Grant(at=decision.at, wait=wait, provider=provider, cost=cost)
+        booked, at, now = self._decide(provider, policy, cost, max_wait, None)
+        wait = at - now if at > now else 0.0
+        if not booked:
+            raise QuotaWait(until=at, provider=provider, wait=wait)
+        return Grant(at, wait, provider, cost)
 
     def acquire(self, provider: str, policy: Policy, cost: int = 1, max_wait: float = 30.0) -> Grant:
         """Book a slot, sleep until it (Redis-clock wait), and return when the call may be made now.
@@ -152,16 +185,16 @@ class Limiter:
         A block reported while sleeping (``report_throttle``/``block``) voids the slot: the caller books
         again, within what is left of ``max_wait``. Raises like ``reserve``.
         """
+        grant = self.reserve(provider, policy, cost, max_wait)
         waited = 0.0
-        while True:
-            grant = self.reserve(provider, policy, cost, max(0.0, max_wait - waited))
-            if grant.wait <= 0:
-                return Grant(at=grant.at, wait=waited, provider=provider, cost=cost)
+        while grant.wait > 0:
             self._sleep(grant.wait)
             waited += grant.wait
             until = self.blocked_until(provider)
             if until is None or until <= grant.at:
-                return Grant(at=grant.at, wait=waited, provider=provider, cost=cost)
+                return Grant(grant.at, waited, provider, cost)
+            grant = self.reserve(provider, policy, cost, max(0.0, max_wait - waited))
+        return grant if not waited else Grant(grant.at, waited, provider, cost)
 
     # -- feedback and operator blocks -------------------------------------------------------------------
 
@@ -197,7 +230,7 @@ class Limiter:
         """Lift any block of ``provider`` (operator or feedback); bookings already made stand."""
         check_name("provider", provider)
         with fail_closed(f"unblocking {provider!r}"):
-            self._client.delete(self.key(provider, "block"))
+            self._client.hdel(self.key(provider, "state"), "until", "reason", "since")
 
     def blocked_until(self, provider: str) -> float | None:
         """The instant (epoch seconds, Redis clock; ``inf`` = until unblocked) the provider is blocked until,
@@ -206,7 +239,7 @@ class Limiter:
         with fail_closed(f"reading the block of {provider!r}"):
             pipe = self._client.pipeline(transaction=False)
             pipe.time()
-            pipe.hget(self.key(provider, "block"), "until")
+            pipe.hget(self.key(provider, "state"), "until")
             (seconds, micros), until = pipe.execute()
         until = instant(until)
         return until if until is not None and until > seconds + micros / 1e6 else None
@@ -216,7 +249,7 @@ class Limiter:
         stamp = "inf" if math.isinf(until) else f"{until:.6f}"
         with fail_closed(f"blocking {provider!r}"):
             result, _ = self._block_script(
-                keys=[self.key(provider, "block"), self.key(provider, "stats")],
+                keys=[self.key(provider, "state"), self.key(provider, "stats")],
                 args=[stamp, str(reason)[:500], "1" if violation else "0"],
             )
         return instant(result)
@@ -232,7 +265,7 @@ class Limiter:
     def stats(self, provider: str, policy: Policy) -> ProviderStats:
         """Usage of every window, block and counters of ``provider``, read from Redis alone (one transaction)."""
         check_name("provider", provider)
-        keys, _ = self._plan(provider, policy)
+        keys = self._plan(provider, policy).keys
         with fail_closed(f"reading the stats of {provider!r}"):
             return read_stats(self._client, provider, policy, keys, self.guard)
 

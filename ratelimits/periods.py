@@ -11,6 +11,7 @@ not exist that day (inside the spring-forward gap) is read with the offset befor
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -51,6 +52,16 @@ def window_starts(window: Window, around: float) -> tuple[int, ...]:
     """Period starts of a calendar ``window`` around the instant ``around`` (epoch seconds)."""
     assert window.zone is not None, "rolling windows have no calendar periods"
     return cached_period_starts(window.zone, window.reset_minutes, int(around // 3600))
+
+
+def starts_for_decision(window: Window, around: float, max_wait: float) -> tuple[int, ...]:
+    """The period starts a decision needs: from the period containing ``around - 1 day`` (room for a wrong
+    worker clock) to the first start after ``around + max_wait + 1 day`` (seconds), so the script can tell
+    the period of any instant it may book. Fewer starts keep the script cheap."""
+    starts = window_starts(window, around)
+    lo = max(0, bisect_right(starts, around - 86400.0) - 1)
+    hi = bisect_right(starts, around + min(max_wait, 1e12) + 86400.0) + 1
+    return starts[lo:hi]
 
 
 def next_reset(window: Window, now: float) -> float:

@@ -15,8 +15,6 @@ renew   -> {"1", expiry, now}, or {"0", "", now} when the lease had expired or w
 count   -> {"1", live leases, now}
 --]]
 
-if redis.replicate_commands then redis.replicate_commands() end
-
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local key = KEYS[1]

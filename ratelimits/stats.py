@@ -49,13 +49,13 @@ class ProviderStats:
 
 
 def read_stats(client, provider: str, policy: Policy, keys: list[str], guard: float) -> ProviderStats:
-    """Read ``provider``'s state in one MULTI/EXEC. ``keys``: as built by ``Limiter`` (last, block, stats,
-    then one per window of ``policy``); ``guard`` in seconds. Raises redis errors (callers fail closed)."""
+    """Read ``provider``'s state in one MULTI/EXEC. ``keys``: as built by ``Limiter`` (state, stats, then
+    one per window of ``policy``); ``guard`` in seconds. Raises redis errors (callers fail closed)."""
     pipe = client.pipeline(transaction=True)
     pipe.time()
+    pipe.hgetall(keys[0])
     pipe.hgetall(keys[1])
-    pipe.hgetall(keys[2])
-    for window, key in zip(policy.windows, keys[3:], strict=True):
+    for window, key in zip(policy.windows, keys[2:], strict=True):
         if window.calendar:
             pipe.hgetall(key)
         else:

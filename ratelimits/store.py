@@ -45,6 +45,13 @@ def instant(value: bytes | str | None) -> float | None:
     return None if value in (None, "") else float(value)
 
 
+def unavailable(what: str, exc: Exception) -> QuotaUnavailable:
+    """The ``QuotaUnavailable`` for a Redis failure ``exc`` while doing ``what``."""
+    return QuotaUnavailable(
+        f"quota store unavailable while {what} ({type(exc).__name__}: {exc}); no provider call may be made"
+    )
+
+
 @contextmanager
 def fail_closed(what: str) -> Iterator[None]:
     """Turn every Redis failure into ``QuotaUnavailable``: no grant, no lease, a clear reason.
@@ -55,6 +62,4 @@ def fail_closed(what: str) -> Iterator[None]:
     try:
         yield
     except redis.RedisError as exc:
-        raise QuotaUnavailable(
-            f"quota store unavailable while {what} ({type(exc).__name__}: {exc}); no provider call may be made"
-        ) from exc
+        raise unavailable(what, exc) from exc

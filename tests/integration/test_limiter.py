@@ -272,7 +272,7 @@ def test_every_key_of_a_provider_shares_its_hash_tag(redis_client):
     limiter.reserve("finnhub", p)
     limiter.report_throttle("finnhub", p, retry_after=5)
     keys = {k.decode() for k in redis_client.keys("*")} - {"tb:quota:providers"}
-    assert len(keys) == 6 and all(k.startswith("tb:quota:{finnhub}:") for k in keys), keys
+    assert len(keys) == 5 and all(k.startswith("tb:quota:{finnhub}:") for k in keys), keys
 
 
 def test_works_with_decoded_responses_and_after_a_script_flush(redis_url):

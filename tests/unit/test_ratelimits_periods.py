@@ -19,6 +19,7 @@ from ratelimits.periods import (
     current_period,
     next_reset,
     period_starts,
+    starts_for_decision,
     throttle_until,
 )
 
@@ -117,3 +118,17 @@ def test_throttle_until(policy, now, retry_after, exhausted, until):
 def test_throttle_until_rejects_nonsense_retry_after(retry_after):
     with pytest.raises(ValueError, match="retry_after"):
         throttle_until(parse_policy("5/minute"), 1000.0, retry_after)
+
+
+@pytest.mark.parametrize(
+    ("spec", "now", "max_wait", "first", "last"),
+    [
+        ("9/day@UTC", "2026-06-15 12:00", 30.0, "2026-06-14 00:00", "2026-06-17 00:00"),
+        ("9/day@UTC", "2026-06-15 12:00", 86400.0, "2026-06-14 00:00", "2026-06-18 00:00"),
+        ("9/day@America/New_York", "2026-03-08 12:00", 30.0, "2026-03-07 05:00", "2026-03-10 04:00"),
+        ("9/day@UTC", "2026-06-15 12:00", 1e18, "2026-06-14 00:00", "2026-06-23 00:00"),  # all it has
+    ],
+)
+def test_starts_for_decision_cover_a_day_of_skew_and_the_wait(spec, now, max_wait, first, last):
+    starts = starts_for_decision(window(spec), ts(now), max_wait)
+    assert (starts[0], starts[-1]) == (ts(first), ts(last))
