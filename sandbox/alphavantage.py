@@ -175,7 +175,9 @@ def listing_status(request: web.Request, sb: Sandbox, now: float) -> Answer:
             kind = "ETF" if s.kind == "ETF" else "Stock"
             lines.append(f"{s.symbol},{s.name},{s.exchange.av},{kind},{s.listed.isoformat()},{delisting},"
                          f"{'Active' if active else 'Delisted'}")  # fmt: skip
-        body = sb.cache[key] = ("\r\n".join(lines) + "\r\n").encode()
+        body = ("\r\n".join(lines) + "\r\n").encode()
+        if as_of == today:  # other dates are rare: not worth memory
+            sb.cache[key] = body
     return Answer(200, body, content_type="text/csv")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import OrderedDict
 from datetime import date, datetime, time
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
@@ -32,6 +33,7 @@ from sandbox.stats import THROTTLED
 PREFIX = "/polygon"
 MAX_RANGE_LIMIT = 50_000
 MAX_TICKERS_LIMIT = 1000
+GROUPED_CACHE = 16  # grouped-daily bodies kept (about 0.7 MB each at 6,500 symbols)
 
 
 class PolygonWire:
@@ -177,12 +179,17 @@ def grouped(request: web.Request, sb: Sandbox, now: float) -> Answer:
         # providers.md: exactly this body (no request_id, no results) for weekends and holidays
         return json_answer({"status": "OK", "queryCount": 0, "resultsCount": 0, "adjusted": adjusted})
     adjust_to = sb.today(now) if adjusted else None
-    key = ("polygon-grouped", row, adjust_to, m.generation)
-    cached = sb.cache.get(key)
+    lru: OrderedDict = sb.cache.setdefault("polygon-grouped", OrderedDict())
+    key = (row, adjust_to)
+    cached = lru.get(key)
     if cached is None:
         symbols = [s.symbol for s in sb.universe.securities]
         results = _bar_dicts(m, None, [row], adjust_to, m.eod_ms, True, symbols)
-        cached = sb.cache[key] = (len(results), json.dumps(results, separators=(",", ":")).encode())
+        cached = lru[key] = (len(results), json.dumps(results, separators=(",", ":")).encode())
+        while len(lru) > GROUPED_CACHE:  # a backfill walks hundreds of days: keep memory bounded
+            lru.popitem(last=False)
+    else:
+        lru.move_to_end(key)
     count, results_json = cached
     head = (f'{{"adjusted":{"true" if adjusted else "false"},"queryCount":{count},"resultsCount":{count},'
             f'"status":"OK","request_id":"{sb.request_id()}","results":')  # fmt: skip
