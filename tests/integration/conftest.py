@@ -3,6 +3,8 @@
 - ``sandbox_free`` / ``sandbox_unlimited``: one server per session (300 symbols, seed 42, real clock).
 - ``sandbox`` / ``sandbox_fast``: the same servers, ``reset()`` before the test (counters, log, limits,
   blocks, clock and faults back to the profile's).
+- ``sandbox_contract``: the contract tests' server (free plan rules, no limits, frozen clock, keys
+  ``good-key``/``other-key``); reset it before use.
 - ``make_sandbox(**kwargs)``: a factory for custom servers (``SandboxProcess`` arguments: profile, symbols,
   seed, now, extra_args, frozen, profile_file); each is stopped after the test.
 
@@ -11,10 +13,30 @@ When a server cannot start, the test is skipped locally and fails under CI (``te
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from sandbox.testing import SandboxError, SandboxProcess
 from tests.conftest import require
+
+# The contract tests' server: the free plan's rules and bodies, no rate limits (they have their own tests),
+# no random answer variants, a clock frozen after Wednesday 2026-11-25's close, and two valid keys.
+CONTRACT_PROFILE = {
+    "base": "free",
+    "limits": {
+        "finnhub": {"windows": []},
+        "polygon": {"windows": []},
+        "alphavantage": {"windows": [], "daily": None},
+        "yahoo": {"windows": [], "block_seconds": 0},
+    },
+    "quirks": {
+        "polygon_empty_429_rate": 0,
+        "polygon_401_message_rate": 0,
+        "yahoo_edge_rate": 0,
+        "av_daily_variant_rate": 0,
+    },
+}
 
 
 def _start(**kwargs) -> SandboxProcess:
@@ -35,6 +57,16 @@ def sandbox_free():
 @pytest.fixture(scope="session")
 def sandbox_unlimited():
     server = _start(profile="unlimited", symbols=300, seed=42)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox_contract(tmp_path_factory):
+    profile = tmp_path_factory.mktemp("sandbox") / "contract.json"
+    profile.write_text(json.dumps(CONTRACT_PROFILE))
+    server = _start(symbols=300, now="2026-11-25T22:00:00Z", frozen=True, profile_file=profile,
+                    extra_args=("--keys", "good-key,other-key"))  # fmt: skip
     yield server
     server.stop()
 
