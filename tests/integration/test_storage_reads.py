@@ -167,3 +167,14 @@ def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path):
             assert c.execute(text("PRAGMA foreign_keys")).scalar() == 1
     finally:
         db.dispose()
+
+
+def test_tickers_with_punctuation_survive_symbol_filters(db):
+    odd = ["BRK.B", "O'QUOTE", "A-B", 'Q"T', "PCT%S"]
+    with db.session() as s, s.begin():
+        upsert_bars(s, [bar(sym, MON, float(i)) for i, sym in enumerate(odd)] + [bar("OTHER", MON, 9.0)])
+    with db.session() as s:
+        frame = bars_between(s, MON, MON, symbols=odd)
+        assert dict(zip(frame["symbol"], frame["close"], strict=True)) == {
+            sym: float(i) for i, sym in enumerate(odd)
+        }
