@@ -214,6 +214,10 @@ class Limiter:
         An existing longer block is kept.
         """
         check_name("provider", provider)
+        if not isinstance(policy, Policy):
+            raise TypeError(
+                f"policy must be a ratelimits.Policy (see parse_policy), got {type(policy).__name__}"
+            )
         until = throttle_until(policy, self._now(), retry_after, exhausted)
         return self._set_block(provider, until, reason, violation=True)
 
