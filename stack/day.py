@@ -8,6 +8,7 @@ end-to-end tests.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ DAY_PHASES: tuple[Phase, ...] = (
     Phase("model predictions", "tasks.recommendations.predict_day", "19:00"),
     Phase("recommendations and report", "tasks.recommendations.recommend_day", "20:00"),
     Phase("official end-of-day bars", "tasks.planner.plan_eod", "+1 00:30"),
+    Phase("pre-market refresh on official bars", "tasks.recommendations.refresh_day", "+1 05:00"),
 )
 
 
@@ -100,7 +102,10 @@ class DayDriver:
         try:
             value = result.get(timeout=self.timeout, propagate=True)
         finally:
-            del result  # unsubscribe now, while the broker still answers (not at interpreter exit)
+            # The result sits in a reference cycle; collecting it now unsubscribes while Redis still
+            # answers, instead of in __del__ at interpreter exit (a noisy traceback after Redis stopped).
+            del result
+            gc.collect()
         self.wait_idle(phase.name)
         seconds = time.monotonic() - start
         self.timings[phase.name] = round(seconds, 1)

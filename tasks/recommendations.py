@@ -179,3 +179,19 @@ def recommend_day(day: str) -> dict:
     report = write_report(the_day, recs, skipped, panel, trained)
     counts = {a: sum(1 for r in recs if r.action == a) for a in ("buy", "hold", "sell")}
     return {"day": day, "recommendations": len(recs), "skipped": len(skipped), **counts, "report": report}
+
+
+@tickerbeat_task(name="tasks.recommendations.refresh_day", expires=3 * 3600)
+def refresh_day(day: str) -> dict:
+    """Analysis, predictions and recommendations again, in order, once the official bars are in."""
+    from celery import chain
+
+    from worker.celery import app
+
+    steps = (
+        "tasks.analysis.analyse_day",
+        "tasks.recommendations.predict_day",
+        "tasks.recommendations.recommend_day",
+    )
+    chain(*(app.signature(name, kwargs={"day": day}, immutable=True) for name in steps)).apply_async()
+    return {"day": day, "steps": list(steps)}
