@@ -29,6 +29,7 @@ class Context:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._clients: dict[str, object] = {}
+        self._pools: dict[str, ratelimits.Pool] = {}
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -46,9 +47,12 @@ class Context:
         return _policy(self.settings.providers[provider].quota)
 
     def pool(self, name: str) -> ratelimits.Pool:
-        return ratelimits.Pool(
-            self.redis, name, size=self.settings.pools[name], lease_seconds=self.settings.pool_lease_seconds
-        )
+        """The concurrency pool ``name`` (a lease per holder in Redis), built once per process."""
+        if name not in self._pools:
+            self._pools[name] = ratelimits.Pool(
+                self.redis, name, size=self.settings.pools[name], lease_seconds=self.settings.pool_lease_seconds
+            )
+        return self._pools[name]
 
     def client(self, provider: str):
         """The provider's client (``providers.CLIENTS``), with its own HTTP session without retries."""

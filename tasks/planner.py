@@ -41,6 +41,22 @@ def _carry_key(provider: str, what: str) -> str:
     return f"tickerbeat:carry:{provider}:{what}"
 
 
+PLAN_KEEP_SECONDS = 8 * 86400
+
+
+def plan_key(day: str) -> str:
+    """Redis hash of the planner's decisions for ``day`` (field: what was planned; value: JSON summary),
+    read by ``celery inspect plan`` and the metrics exporter."""
+    return f"tickerbeat:plan:{day}"
+
+
+def _record(day: str, what: str, summary: dict) -> dict:
+    r = context.current().redis
+    r.hset(plan_key(day), what, json.dumps(summary, default=str))
+    r.expire(plan_key(day), PLAN_KEEP_SECONDS)
+    return summary
+
+
 @tickerbeat_task(name="tasks.planner.plan_quotes", expires=3600)
 def plan_quotes(tiers: list[int], day: str, window_seconds: float = 50 * 60) -> dict:
     """Sweep Finnhub quotes for ``tiers`` on ``day``; carry what the quota cannot serve in the window."""
@@ -62,14 +78,9 @@ def plan_quotes(tiers: list[int], day: str, window_seconds: float = 50 * 60) -> 
         window_seconds + 600,
         kind="finnhub.quote",
     )
-    return {
-        "day": day,
-        "tiers": tiers,
-        "planned": len(order),
-        "admitted": len(decision.admitted),
-        "carried": len(decision.carried),
-        "batches": batches,
-    }
+    summary = {"day": day, "tiers": tiers, "planned": len(order), "admitted": len(decision.admitted),
+               "carried": len(decision.carried), "batches": batches}  # fmt: skip
+    return _record(day, f"quotes:tiers={','.join(map(str, tiers))}", summary)
 
 
 @tickerbeat_task(name="tasks.planner.plan_eod", expires=3 * 3600)
@@ -80,7 +91,7 @@ def plan_eod(day: str) -> dict:
     chord([fetch.clone(kwargs={"day": day}), fetch.clone(kwargs={"day": previous})])(
         app.signature("tasks.planner.after_eod", kwargs={"day": day})
     )
-    return {"day": day, "grouped": [day, previous]}
+    return _record(day, "eod", {"day": day, "grouped": [day, previous]})
 
 
 @tickerbeat_task(name="tasks.planner.after_eod", expires=3 * 3600)
@@ -118,13 +129,9 @@ def after_eod(results: list, day: str, window_seconds: float = 2 * 3600) -> dict
     stale = to_av.carried
     if stale:
         _mark_stale(day, stale, "no provider could serve it within its quota")
-    return {
-        "day": day,
-        "missing": len(missing),
-        "yahoo": len(to_yahoo.admitted),
-        "alphavantage": len(to_av.admitted),
-        "stale": len(stale),
-    }
+    summary = {"day": day, "missing": len(missing), "yahoo": len(to_yahoo.admitted),
+               "alphavantage": len(to_av.admitted), "stale": len(stale)}  # fmt: skip
+    return _record(day, "eod-fallbacks", summary)
 
 
 def _mark_stale(day: str, symbols, reason: str) -> None:
@@ -150,12 +157,9 @@ def plan_backfill(day: str, window_seconds: float = 2 * 3600, history_days: int 
         chord([fetch.clone(kwargs={"day": d}) for d in decision.admitted])(
             app.signature("tasks.planner.after_backfill", kwargs={"day": day})
         )
-    return {
-        "day": day,
-        "missing_sessions": len(sessions),
-        "admitted": len(decision.admitted),
-        "carried": len(decision.carried),
-    }
+    summary = {"day": day, "missing_sessions": len(sessions), "admitted": len(decision.admitted),
+               "carried": len(decision.carried)}  # fmt: skip
+    return _record(day, "backfill", summary)
 
 
 @tickerbeat_task(name="tasks.planner.after_backfill")
