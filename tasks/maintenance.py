@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import sqlite3
-import subprocess
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from celery.result import AsyncResult
 
+from storage import backup as storage_backup
 from storage import redrive_batch, stalled_batches
-from storage.engine import sqlite_path
 from tasks import chords, context
 from tasks.base import tickerbeat_task
 from worker.celery import app
@@ -89,30 +86,10 @@ def backup_dir() -> Path:
 
 @tickerbeat_task(name="tasks.maintenance.backup", expires=7200)
 def backup(day: str | None = None) -> dict:
-    """A consistent copy of the database (SQLite online backup, or pg_dump), keeping the last ``BACKUP_KEEP``."""
-    db = context.current().db
-    target_dir = backup_dir()
-    target_dir.mkdir(parents=True, exist_ok=True)
-    stamp = day or date.today().isoformat()
-    path = sqlite_path(db.engine.url)
-    if path is not None:
-        target = target_dir / f"tickerbeat-{stamp}.sqlite3"
-        with sqlite3.connect(path) as src, sqlite3.connect(target) as dst:
-            src.backup(dst)
-    else:
-        if not shutil.which("pg_dump"):
-            raise RuntimeError("pg_dump not found: install PostgreSQL's client tools to back up PostgreSQL")
-        target = target_dir / f"tickerbeat-{stamp}.dump"
-        url = db.engine.url.set(drivername="postgresql")
-        subprocess.run(
-            ["pg_dump", "--format=custom", "--file", str(target), url.render_as_string(hide_password=False)],
-            check=True,
-            capture_output=True,
-        )
-    kept = sorted(target_dir.glob("tickerbeat-*"))
-    for old in kept[:-BACKUP_KEEP]:
-        old.unlink()
-    return {"backup": str(target), "kept": min(len(kept), BACKUP_KEEP)}
+    """A consistent copy of the database (``storage.backup``), keeping the last ``BACKUP_KEEP``."""
+    settings = context.current().settings
+    path = storage_backup.backup(settings.database_url, backup_dir(), keep=BACKUP_KEEP, stamp=day)
+    return {"backup": str(path), "kept": len(storage_backup.backup_files(backup_dir()))}
 
 
 @tickerbeat_task(name="tasks.maintenance.warm_cache", expires=7200)
