@@ -1,8 +1,10 @@
-"""The one write primitive: a chunked ``INSERT ... ON CONFLICT (natural key) DO UPDATE`` for both dialects.
+"""The one write primitive: ``INSERT ... ON CONFLICT (natural key) DO UPDATE`` for both dialects.
 
-Each chunk is one multi-row statement whose bound parameters stay under the dialect's limit (SQLite's
-variable limit; PostgreSQL's 65,535). The statement runs in the caller's transaction: nothing commits
-here, so a failure rolls back everything the caller wrote in that transaction.
+One statement is compiled per call and executed for chunks of at most 1,000 rows (``executemany``: each
+row is its own parameter set, the driver pipelines them). A chunk never asks for more bound parameters
+than the connection allows (SQLite's variable limit read from the connection; PostgreSQL's 65,535), so
+a driver that folds a chunk into one multi-row statement stays within limits too. Everything runs in the
+caller's transaction: nothing commits here, so a failure rolls back all the caller wrote in it.
 """
 
 from __future__ import annotations

@@ -111,6 +111,10 @@ def upsert_quality(session: Session, day: date | str, records: Iterable[Any]) ->
     prepared = []
     for record in records:
         fields = _with(record, {"day": the_day}, QUALITY)
+        if fields["day"] not in (the_day, the_day.isoformat()):
+            raise StorageError(
+                f"data_quality: {fields.get('check')!r} is dated {fields['day']}, not {the_day}"
+            )
         if isinstance(fields.get("detail"), str):
             fields["detail"] = {"text": fields["detail"]}
         prepared.append(fields)

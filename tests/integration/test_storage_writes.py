@@ -317,3 +317,17 @@ def test_stale_marks_fill_the_last_good_day_from_bars(db):
         assert clear_stale(s, D3, ["AAPL", "MSFT", "GONE"]) == 2
     with db.session() as s:
         assert set(stale_for(s, D3)) == {"NEWCO", "TSLA"}
+
+
+def test_quality_rows_dated_another_day_are_refused(db):
+    row = {
+        "day": "2026-11-24",
+        "check": "freshness",
+        "scope": "all",
+        "value": 1.0,
+        "threshold": 0.9,
+        "ok": True,
+    }
+    with pytest.raises(StorageError, match="dated 2026-11-24"), db.session() as s, s.begin():
+        upsert_quality(s, D3, [row])
+    assert count(db, DataQuality) == 0
