@@ -41,6 +41,7 @@ from storage.reads import (
 from storage.writes import (
     clear_stale,
     mark_stale,
+    replace_quality,
     replace_recommendations,
     upsert_bars,
     upsert_indicators,
@@ -75,6 +76,7 @@ __all__ = [
     "redact",
     "redrive_batch",
     "register_batch",
+    "replace_quality",
     "replace_recommendations",
     "stale_for",
     "stalled_batches",

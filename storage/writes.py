@@ -121,6 +121,19 @@ def upsert_quality(session: Session, day: date | str, records: Iterable[Any]) ->
     return upsert(session, DataQuality.__table__, QUALITY, prepared)
 
 
+def replace_quality(session: Session, day: date | str, check: str, records: Iterable[Any]) -> int:
+    """Make ``records`` the whole set of ``check``'s outcomes for ``day``: rows of that check whose scope is
+    not among them are removed (e.g. symbols no longer skipped after a re-run). Returns rows written."""
+    the_day = _checked_day(day)
+    rows = [r if isinstance(r, Mapping) else {f: getattr(r, f) for f in QUALITY.keys if hasattr(r, f)}
+            for r in records]  # fmt: skip
+    wrong = [r.get("check") for r in rows if r.get("check") != check]
+    if wrong:
+        raise StorageError(f"data_quality: replace_quality({check!r}) got records of check {wrong[0]!r}")
+    session.execute(delete(DataQuality).where(DataQuality.day == the_day, DataQuality.check == check))
+    return upsert_quality(session, the_day, rows)
+
+
 def mark_stale(session: Session, records: Iterable[Any]) -> int:
     """Record symbols served from cache: ``(symbol, day, reason[, last_good_day])``.
 

@@ -136,7 +136,7 @@ def _day_recommendations(panel, day: date, trained):
 @tickerbeat_task(name="tasks.recommendations.recommend_day", expires=3600)
 def recommend_day(day: str) -> dict:
     """The ranked buy/hold/sell list for ``day`` (stored), the skipped symbols' reasons, and the report."""
-    from storage import upsert_quality
+    from storage import replace_quality
 
     the_day = date.fromisoformat(day)
     trained = current_model(the_day)
@@ -161,9 +161,10 @@ def recommend_day(day: str) -> dict:
             ],
             model_version=trained.version,
         )
-        upsert_quality(
+        replace_quality(
             s,
             the_day,
+            "not_recommended",
             [
                 {
                     "check": "not_recommended",

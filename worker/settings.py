@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from storage.engine import DEFAULT_URL as DEFAULT_DATABASE_URL
 from worker.plans import DEFAULT_BASE_URLS, DEFAULT_POOLS, PLANS
 from worker.queues import PROVIDERS
 
@@ -90,7 +91,7 @@ class Settings:
             broker_url=env.url("CELERY_BROKER_URL", redis_url, schemes=("redis", "rediss", "unix")),
             result_backend=env.url("CELERY_RESULT_BACKEND", redis_url, schemes=("redis", "rediss", "unix")),
             redbeat_redis_url=env.url("REDBEAT_REDIS_URL", redis_url, schemes=("redis", "rediss", "unix")),
-            database_url=env.str("DATABASE_URL", "sqlite:///var/tickerbeat.db"),
+            database_url=env.str("DATABASE_URL", DEFAULT_DATABASE_URL),
             providers=providers,
             pools=env.pools("TICKERBEAT_POOLS", DEFAULT_POOLS),
             pool_lease_seconds=env.number("TICKERBEAT_POOL_LEASE_SECONDS", 300.0, minimum=1.0),

@@ -22,6 +22,7 @@ from storage import (
     upsert_indicators,
     upsert_model_version,
     upsert_predictions,
+    replace_quality,
     upsert_quality,
     upsert_quotes,
     upsert_symbols,
@@ -291,6 +292,24 @@ def test_quality_upserts_by_day_check_and_scope(db):
         fresh = s.get(DataQuality, (D3, "freshness", "tier:1"))
         assert (fresh.value, fresh.ok, fresh.detail) == (0.5, False, {"text": "bad"})
         assert s.get(DataQuality, (D3, "anomalies", "all")).detail == {"symbols": ["XYZ", "ABC"]}
+
+
+def test_replace_quality_drops_scopes_no_longer_reported(db):
+    def skip(symbol):
+        return {"check": "not_recommended", "scope": symbol, "value": None, "threshold": None, "ok": False,
+                "detail": {"reason": "no bar"}}  # fmt: skip
+
+    with db.session() as s, s.begin():
+        upsert_quality(s, D3, [QualityResult("freshness", "tier:1", 0.99, 0.95, True, "ok")])
+        assert replace_quality(s, D3, "not_recommended", [skip("AAA"), skip("BBB")]) == 2
+    with db.session() as s, s.begin():
+        assert replace_quality(s, D3, "not_recommended", [skip("BBB")]) == 1
+    with db.session() as s:
+        assert s.get(DataQuality, (D3, "not_recommended", "AAA")) is None
+        assert s.get(DataQuality, (D3, "not_recommended", "BBB")) is not None
+        assert s.get(DataQuality, (D3, "freshness", "tier:1")) is not None  # other checks untouched
+    with pytest.raises(StorageError, match="got records of check 'freshness'"), db.session() as s, s.begin():
+        replace_quality(s, D3, "not_recommended", [{**skip("CCC"), "check": "freshness"}])
 
 
 def test_stale_marks_fill_the_last_good_day_from_bars(db):
