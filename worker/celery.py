@@ -16,4 +16,6 @@ except SettingsError as exc:
 
 app = make_app(settings)
 
+import worker.control  # noqa: E402,F401  (registers the custom inspect/control commands, CLI included)
 import worker.signals  # noqa: E402,F401  (connects the lifecycle hooks)
+import worker.telemetry  # noqa: E402,F401  (task and worker metrics, see monitoring/recording.py)
