@@ -95,88 +95,64 @@ def day_features(panel) -> dict[str, np.ndarray]:
     return today
 
 
+class NotASession(Exception):
+    """The day asked for is not an NYSE session (nothing to score)."""
+
+
+def _scored_panel(session, the_day: date, trained):
+    """The universe's panel ending at ``the_day`` with each symbol's features and model score on it."""
+    panel = load_panel(session, the_day, active_symbols(session), sessions=PREDICT_SESSIONS)
+    if panel.dates[-1] != the_day:
+        raise NotASession(f"{the_day.isoformat()} is not a session")
+    today = day_features(panel)
+    return panel, today, forward_model.predict(trained, today)
+
+
 @tickerbeat_task(name="tasks.recommendations.predict_day", expires=3600)
 def predict_day(day: str) -> dict:
     """Model scores for every active symbol with complete features on ``day``."""
     the_day = date.fromisoformat(day)
     trained = current_model(the_day)
     with context.current().db.session() as s, s.begin():
-        symbols = active_symbols(s)
-        panel = load_panel(s, the_day, symbols, sessions=PREDICT_SESSIONS)
-        if panel.dates[-1] != the_day:
-            return {"day": day, "scored": 0, "reason": f"{day} is not a session"}
-        scores = forward_model.predict(trained, day_features(panel))
-        rows = [
-            {
-                "symbol": sym,
-                "day": the_day,
-                "model_version": trained.version,
-                "score": float(sc),
-                "prob_up": float(sc),
-            }
-            for sym, sc in zip(panel.symbols, scores, strict=True)
-            if np.isfinite(sc)
-        ]
+        try:
+            panel, _, scores = _scored_panel(s, the_day, trained)
+        except NotASession as exc:
+            return {"day": day, "scored": 0, "reason": str(exc)}
+        rows = [{"symbol": sym, "day": the_day, "model_version": trained.version, "score": float(sc),
+                 "prob_up": float(sc)}
+                for sym, sc in zip(panel.symbols, scores, strict=True) if np.isfinite(sc)]  # fmt: skip
         upsert_predictions(s, rows)
-    return {"day": day, "model_version": trained.version, "symbols": len(symbols), "scored": len(rows)}
-
-
-def _day_recommendations(panel, day: date, trained):
-    """Recommendations and skips for ``day``; provisional closes scored as in ``predict_day``."""
-    from analysis.indicators import bar_counts
-    from analysis.quality import last_bar_dates
-    from analysis.recommend import recommend
-
-    today = day_features(panel)
-    history = bar_counts(panel.close)[-1]
-    scores = forward_model.predict(trained, today)
-    return recommend(day, panel.symbols, scores, today, history, last_bar_dates(panel))
+    return {"day": day, "model_version": trained.version, "symbols": len(panel.symbols), "scored": len(rows)}
 
 
 @tickerbeat_task(name="tasks.recommendations.recommend_day", expires=3600)
 def recommend_day(day: str) -> dict:
     """The ranked buy/hold/sell list for ``day`` (stored), the skipped symbols' reasons, and the report."""
+    from analysis.indicators import bar_counts
+    from analysis.quality import last_bar_dates
+    from analysis.recommend import recommend
     from storage import replace_quality
 
     the_day = date.fromisoformat(day)
     trained = current_model(the_day)
     with context.current().db.session() as s, s.begin():
-        symbols = active_symbols(s)
-        panel = load_panel(s, the_day, symbols, sessions=PREDICT_SESSIONS)
-        if panel.dates[-1] != the_day:
-            return {"day": day, "recommendations": 0, "reason": f"{day} is not a session"}
-        recs, skipped = _day_recommendations(panel, the_day, trained)
+        try:
+            panel, today, scores = _scored_panel(s, the_day, trained)
+        except NotASession as exc:
+            return {"day": day, "recommendations": 0, "reason": str(exc)}
+        history = bar_counts(panel.close)[-1]
+        recs, skipped = recommend(the_day, panel.symbols, scores, today, history, last_bar_dates(panel))
         replace_recommendations(
-            s,
-            the_day,
-            [
-                {
-                    "symbol": r.symbol,
-                    "rank": r.rank,
-                    "action": r.action,
-                    "score": r.score,
-                    "reasons": list(r.reasons),
-                }
-                for r in recs
-            ],
+            s, the_day,
+            [{"symbol": r.symbol, "rank": r.rank, "action": r.action, "score": r.score, "reasons": list(r.reasons)}
+             for r in recs],
             model_version=trained.version,
-        )
+        )  # fmt: skip
         replace_quality(
-            s,
-            the_day,
-            "not_recommended",
-            [
-                {
-                    "check": "not_recommended",
-                    "scope": k.symbol,
-                    "value": None,
-                    "threshold": None,
-                    "ok": False,
-                    "detail": {"reason": k.reason},
-                }
-                for k in skipped
-            ],
-        )
+            s, the_day, "not_recommended",
+            [{"check": "not_recommended", "scope": k.symbol, "value": None, "threshold": None, "ok": False,
+              "detail": {"reason": k.reason}} for k in skipped],
+        )  # fmt: skip
     report = write_report(the_day, recs, skipped, panel, trained)
     counts = {a: sum(1 for r in recs if r.action == a) for a in ("buy", "hold", "sell")}
     return {"day": day, "recommendations": len(recs), "skipped": len(skipped), **counts, "report": report}

@@ -56,3 +56,18 @@ def redis_client(redis_url):
 def database_url(tmp_path: Path) -> str:
     """PostgreSQL from ``TEST_DATABASE_URL`` when set (CI), else a fresh SQLite file."""
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """A migrated private database, once on a SQLite file and once on PostgreSQL (``TEST_DATABASE_URL``,
+    in a scratch schema dropped afterwards)."""
+    from storage.testing import migrated_database
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'storage.db'}"
+    else:
+        url = request.getfixturevalue("database_url")
+        require(url.startswith("postgresql"), "PostgreSQL storage tests need TEST_DATABASE_URL")
+    with migrated_database(url) as database:
+        yield database

@@ -20,22 +20,9 @@ from storage import (
     usage_for,
 )
 from storage.models import ApiUsage, ChordBatch, PipelineRun
-from storage.testing import migrated_database
-from tests.conftest import require
 
 DAY = date(2026, 11, 27)
 NOW = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'storage.db'}"
-    else:
-        url = request.getfixturevalue("database_url")
-        require(url.startswith("postgresql"), "PostgreSQL storage tests need TEST_DATABASE_URL")
-    with migrated_database(url) as database:
-        yield database
 
 
 def count(db, model) -> int:

@@ -20,21 +20,8 @@ from storage import (
     upsert_bars,
     upsert_symbols,
 )
-from storage.testing import migrated_database
-from tests.conftest import require
 
 MON, TUE, WED, THU = (date(2026, 11, 23) + timedelta(days=i) for i in range(4))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'storage.db'}"
-    else:
-        url = request.getfixturevalue("database_url")
-        require(url.startswith("postgresql"), "PostgreSQL storage tests need TEST_DATABASE_URL")
-    with migrated_database(url) as database:
-        yield database
 
 
 def bar(symbol, day, close):

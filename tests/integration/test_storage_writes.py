@@ -28,22 +28,9 @@ from storage import (
     upsert_symbols,
 )
 from storage.models import DailyBar, DataQuality, Indicator, Prediction, Quote, Recommendation, Symbol
-from storage.testing import migrated_database
-from tests.conftest import require
 
 D1, D2, D3 = date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 27)
 T0 = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'storage.db'}"
-    else:
-        url = request.getfixturevalue("database_url")
-        require(url.startswith("postgresql"), "PostgreSQL storage tests need TEST_DATABASE_URL")
-    with migrated_database(url) as database:
-        yield database
 
 
 def count(db, model) -> int:
