@@ -54,8 +54,9 @@ def main() -> int:
     day = marketcal.last_completed_session(datetime.now(UTC) - timedelta(hours=1))
     work = Path(tempfile.mkdtemp(prefix="tickerbeat-bench-"))
     server = RedisServer().start()
-    sandbox = SandboxProcess(profile="unlimited", symbols=args.symbols, now=phase_instant(day, "08:00"),
-                             startup_timeout=180).start()
+    sandbox = SandboxProcess(
+        profile="unlimited", symbols=args.symbols, now=phase_instant(day, "08:00"), startup_timeout=180
+    ).start()
     env = {"REDIS_URL": server.url, "DATABASE_URL": f"sqlite:///{work / 'bench.db'}", "TICKERBEAT_DATA_DIR": str(work),
            "TICKERBEAT_REPORTS_DIR": str(work / "reports"), **sandbox.env(api_key="bench"),
            **{f"{p}_PLAN": "unlimited" for p in ("FINNHUB", "POLYGON", "ALPHAVANTAGE", "YAHOO")}}  # fmt: skip
@@ -65,8 +66,14 @@ def main() -> int:
     try:
         procs.start_workers()
         app = make_app(settings)
-        driver = DayDriver(app, redis.Redis.from_url(server.url), sandbox=sandbox, timeout=1200,
-                           check=procs.check_alive, say=lambda _: None)
+        driver = DayDriver(
+            app,
+            redis.Redis.from_url(server.url),
+            sandbox=sandbox,
+            timeout=1200,
+            check=procs.check_alive,
+            say=lambda _: None,
+        )
         t = time.monotonic()
         driver.prepare(day)
         backfill = time.monotonic() - t
@@ -95,8 +102,10 @@ def main() -> int:
     for name, seconds in driver.timings.items():
         print(f"  {name:34} {seconds:7.1f} s")
     print(f"whole day: {whole:.1f} s wall (goal <= 60 s: ratio {whole / 60:.2f})")
-    print(f"no-op task throughput: {noop_rate:.0f}/s; fetch task throughput: {fetch_rate:.0f}/s "
-          f"(per-task overhead ratio {noop_rate / fetch_rate:.2f}x, goal <= 2x)")
+    print(
+        f"no-op task throughput: {noop_rate:.0f}/s; fetch task throughput: {fetch_rate:.0f}/s "
+        f"(per-task overhead ratio {noop_rate / fetch_rate:.2f}x, goal <= 2x)"
+    )
     print(f"sandbox: {stats['calls']} calls, {stats['throttled']} throttled")
     return 0
 

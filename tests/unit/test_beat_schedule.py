@@ -2,7 +2,7 @@
 NYSE calendar (Thanksgiving 2026-11-26 closed, 2026-11-27 closes at 13:00, DST starts 2026-03-08 and
 ends 2026-11-01)."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -11,7 +11,7 @@ from beat_schedule import BY_NAME, ENTRIES, due_day
 
 
 def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

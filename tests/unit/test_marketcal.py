@@ -1,6 +1,6 @@
 """The NYSE calendar wrapper, checked against the exchange's published 2026 schedule."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -26,9 +26,9 @@ def test_is_trading_day(day, trading):
 @pytest.mark.parametrize(
     ("day", "close_utc"),
     [
-        (date(2026, 11, 25), datetime(2026, 11, 25, 21, 0, tzinfo=timezone.utc)),  # 16:00 EST
-        (date(2026, 11, 27), datetime(2026, 11, 27, 18, 0, tzinfo=timezone.utc)),  # 13:00 EST half day
-        (date(2026, 7, 15), datetime(2026, 7, 15, 20, 0, tzinfo=timezone.utc)),  # 16:00 EDT
+        (date(2026, 11, 25), datetime(2026, 11, 25, 21, 0, tzinfo=UTC)),  # 16:00 EST
+        (date(2026, 11, 27), datetime(2026, 11, 27, 18, 0, tzinfo=UTC)),  # 13:00 EST half day
+        (date(2026, 7, 15), datetime(2026, 7, 15, 20, 0, tzinfo=UTC)),  # 16:00 EDT
     ],
 )
 def test_session_close(day, close_utc):
@@ -51,10 +51,10 @@ def test_half_days_and_neighbours():
 @pytest.mark.parametrize(
     ("at", "session"),
     [
-        (datetime(2026, 11, 25, 20, 59, tzinfo=timezone.utc), date(2026, 11, 24)),
-        (datetime(2026, 11, 25, 21, 0, tzinfo=timezone.utc), date(2026, 11, 25)),
-        (datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc), date(2026, 11, 25)),
-        (datetime(2026, 11, 27, 18, 0, tzinfo=timezone.utc), date(2026, 11, 27)),
+        (datetime(2026, 11, 25, 20, 59, tzinfo=UTC), date(2026, 11, 24)),
+        (datetime(2026, 11, 25, 21, 0, tzinfo=UTC), date(2026, 11, 25)),
+        (datetime(2026, 11, 27, 10, 0, tzinfo=UTC), date(2026, 11, 25)),
+        (datetime(2026, 11, 27, 18, 0, tzinfo=UTC), date(2026, 11, 27)),
     ],
 )
 def test_last_completed_session(at, session):
