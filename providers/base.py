@@ -55,6 +55,7 @@ class Answer:
     status: int
     headers: Mapping[str, str]
     text: str
+    elapsed: float | None = None  # seconds from sending the request to reading the whole body
 
 
 @dataclass(frozen=True)
@@ -162,15 +163,17 @@ class BaseClient:
             text = response.content.decode("utf-8", errors="replace")
         except requests.exceptions.RequestException as exc:
             outcome, message = _request_failure(self.provider, endpoint, exc, self.config)
-            return self._result(endpoint, outcome, symbol, message)
+            return self._result(endpoint, outcome, symbol, message, elapsed=time.monotonic() - started)
         elapsed = time.monotonic() - started
         verdict = self._classify(endpoint, status, answer_headers, text)
         log.debug("%s %s %s -> HTTP %s in %.3f s", self.provider, endpoint, symbol or "", status, elapsed)
         if verdict.outcome is Outcome.OK:
-            return Answer(status, answer_headers, text)
-        return self._refusal(endpoint, verdict, symbol, status)
+            return Answer(status, answer_headers, text, elapsed)
+        return self._refusal(endpoint, verdict, symbol, status, elapsed)
 
-    def _refusal(self, endpoint: str, verdict: Verdict, symbol: str | None, status: int) -> FetchResult:
+    def _refusal(
+        self, endpoint: str, verdict: Verdict, symbol: str | None, status: int, elapsed: float | None = None
+    ) -> FetchResult:
         """A non-OK verdict as a result; throttles and exhausted quotas are reported to the limiter."""
         retry_at = None
         if verdict.outcome in (Outcome.THROTTLED, Outcome.QUOTA_EXHAUSTED):
@@ -187,7 +190,13 @@ class BaseClient:
             elif verdict.retry_after is not None:
                 retry_at = self.clock() + verdict.retry_after
         return self._result(
-            endpoint, verdict.outcome, symbol, verdict.message, retry_at=retry_at, http_status=status
+            endpoint,
+            verdict.outcome,
+            symbol,
+            verdict.message,
+            retry_at=retry_at,
+            http_status=status,
+            elapsed=elapsed,
         )
 
     def _conclude(
@@ -204,12 +213,22 @@ class BaseClient:
         try:
             parsed = parse(answer, fetched_at)
         except PARSE_ERRORS as exc:
-            return self._unreadable(endpoint, exc, symbol, answer.status)
-        return self._finish(endpoint, parsed, fetched_at, symbol=symbol, empty=empty, status=answer.status)
+            return self._unreadable(endpoint, exc, symbol, answer.status, answer.elapsed)
+        return self._finish(
+            endpoint,
+            parsed,
+            fetched_at,
+            symbol=symbol,
+            empty=empty,
+            status=answer.status,
+            elapsed=answer.elapsed,
+        )
 
-    def _unreadable(self, endpoint: str, exc: Exception, symbol: str | None, status: int) -> FetchResult:
+    def _unreadable(
+        self, endpoint: str, exc: Exception, symbol: str | None, status: int, elapsed: float | None = None
+    ) -> FetchResult:
         message = f"{self.provider} {endpoint}: unreadable body: {type(exc).__name__}: {exc}"
-        return self._result(endpoint, Outcome.BAD_DATA, symbol, message, http_status=status)
+        return self._result(endpoint, Outcome.BAD_DATA, symbol, message, http_status=status, elapsed=elapsed)
 
     def _finish(
         self,
@@ -220,19 +239,29 @@ class BaseClient:
         symbol: str | None,
         empty: Outcome,
         status: int,
+        elapsed: float | None = None,
     ) -> FetchResult:
-        """Validate parsed records: all rows bad is BAD_DATA, no rows at all is ``empty``, else OK."""
+        """Validate parsed records: all rows bad is BAD_DATA, no rows at all is ``empty``, else OK.
+        ``elapsed``: the HTTP time (seconds) the result reports."""
         last = _last_complete(fetched_at)
         kept, bad = keep_valid(parsed.records, provider=self.provider, endpoint=endpoint, last_complete=last)
         dropped = parsed.dropped + bad
         if not kept and dropped:
             message = f"{self.provider} {endpoint}: all {dropped} rows failed validation"
             return self._result(
-                endpoint, Outcome.BAD_DATA, symbol, message, dropped=dropped, http_status=status
+                endpoint,
+                Outcome.BAD_DATA,
+                symbol,
+                message,
+                dropped=dropped,
+                http_status=status,
+                elapsed=elapsed,
             )
         if not kept:
             message = f"{self.provider} {endpoint}: no data" + (f" for {symbol}" if symbol else "")
-            return self._result(endpoint, empty, symbol, message, http_status=status, cursor=parsed.cursor)
+            return self._result(
+                endpoint, empty, symbol, message, http_status=status, cursor=parsed.cursor, elapsed=elapsed
+            )
         message = f"{self.provider} {endpoint}: {len(kept)} records" + (
             f", {dropped} dropped" if dropped else ""
         )
@@ -245,6 +274,7 @@ class BaseClient:
             dropped=dropped,
             http_status=status,
             cursor=parsed.cursor,
+            elapsed=elapsed,
         )
 
     def _now(self) -> datetime:
@@ -263,6 +293,7 @@ class BaseClient:
         dropped: int = 0,
         http_status: int | None = None,
         cursor: str | None = None,
+        elapsed: float | None = None,
     ) -> FetchResult:
         result = FetchResult(
             provider=self.provider,
@@ -275,6 +306,7 @@ class BaseClient:
             symbol=symbol,
             cursor=cursor,
             http_status=http_status,
+            elapsed=elapsed,
         )
         level = (
             logging.DEBUG if outcome in (Outcome.OK, Outcome.DEFERRED, Outcome.NOT_FOUND) else logging.WARNING

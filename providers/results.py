@@ -49,7 +49,8 @@ class FetchResult:
     else None; ``inf`` while an operator block stands (DEFERRED). ``message``: human-readable and redacted (no key, ever). ``dropped``: rows removed because
     they failed validation or named a symbol outside the accepted form. ``cursor``: for paginated
     listings, where to resume when the listing stopped early (None when complete). ``http_status``: the
-    last HTTP status seen (None when no call was answered).
+    last HTTP status seen (None when no call was answered). ``elapsed``: seconds from sending the request to
+    reading the whole answer (or to the failure of the attempt); None when no request was sent.
     """
 
     provider: str
@@ -62,6 +63,7 @@ class FetchResult:
     symbol: str | None = None
     cursor: str | None = None
     http_status: int | None = None
+    elapsed: float | None = None
 
     @property
     def ok(self) -> bool:

@@ -11,7 +11,10 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 
+import redis
+
 import ratelimits
+from monitoring.recording import record_call
 from providers import FetchResult
 from tasks import context
 
@@ -38,10 +41,13 @@ def run_fetch(
         else:
             result = call(ctx.client(provider))
     except ratelimits.PoolTimeout as exc:
+        _count_call(ctx, provider, None, "deferred", None)
         return _no_call(provider, symbol, "deferred", f"pool {pool} busy: {exc}")
     except ratelimits.QuotaUnavailable as exc:
         log.error("%s: quota engine unreachable, no call made: %s", provider, exc)
+        _count_call(ctx, provider, None, "unavailable", None)
         return _no_call(provider, symbol, "unavailable", str(exc))
+    _count_call(ctx, provider, result.endpoint, result.outcome.value, result.elapsed)
     stored = store(result) if result.ok and result.records else 0
     summary = result.summary()
     summary["stored"] = stored
@@ -50,6 +56,14 @@ def run_fetch(
             "%s %s %s: %s (%s)", provider, result.endpoint, symbol or "", result.outcome.value, result.message
         )
     return summary
+
+
+def _count_call(ctx, provider: str, endpoint: str | None, outcome: str, seconds: float | None) -> None:
+    """Count the call for the metrics exporter; a metrics write never fails the fetch."""
+    try:
+        record_call(ctx.redis, provider, endpoint, outcome, seconds)
+    except (redis.RedisError, OSError) as exc:
+        log.warning("metrics: %s call not counted (%s)", provider, exc)
 
 
 def _no_call(provider: str, symbol: str | None, outcome: str, message: str) -> dict:
