@@ -54,7 +54,7 @@ def celery_config(settings: Settings) -> dict:
         "result_extended": False,
         "timezone": "UTC",
         "enable_utc": True,
-        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "beat_scheduler": "worker.beat:TickerbeatScheduler",  # RedBeat plus a liveness stamp per tick
         "redbeat_redis_url": settings.redbeat_redis_url,
         "redbeat_key_prefix": "tickerbeat:redbeat",
         "redbeat_lock_timeout": REDBEAT_LOCK_TIMEOUT_SECONDS,
