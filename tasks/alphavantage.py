@@ -10,7 +10,7 @@ from datetime import date
 
 from tasks.base import tickerbeat_task
 from tasks.fetching import run_fetch
-from tasks.storing import store_missing_bars
+from tasks.storing import store_missing_bars, store_symbols
 
 
 @tickerbeat_task(name="tasks.alphavantage.fetch_daily", expires=6 * 3600)
@@ -24,3 +24,9 @@ def fetch_daily(symbol: str, start: str, end: str) -> dict:
         lambda r: store_missing_bars(r, symbol, first, last),
         symbol=symbol,
     )
+
+
+@tickerbeat_task(name="tasks.alphavantage.fetch_listing")
+def fetch_listing() -> dict:
+    """LISTING_STATUS (one call of the 25 a day): active US listings, upserted into the universe."""
+    return run_fetch("alphavantage", "api_calls", lambda c: c.listing_status(), store_symbols)

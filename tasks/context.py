@@ -50,7 +50,10 @@ class Context:
         """The concurrency pool ``name`` (a lease per holder in Redis), built once per process."""
         if name not in self._pools:
             self._pools[name] = ratelimits.Pool(
-                self.redis, name, size=self.settings.pools[name], lease_seconds=self.settings.pool_lease_seconds
+                self.redis,
+                name,
+                size=self.settings.pools[name],
+                lease_seconds=self.settings.pool_lease_seconds,
             )
         return self._pools[name]
 

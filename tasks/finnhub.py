@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from storage import upsert_quotes, upsert_symbols
+from storage import upsert_quotes
 from tasks import context
 from tasks.base import tickerbeat_task
 from tasks.fetching import run_fetch
+from tasks.storing import store_symbols
 
 
 @tickerbeat_task(name="tasks.finnhub.fetch_quote", expires=3600)
@@ -17,14 +18,9 @@ def fetch_quote(symbol: str, day: str) -> dict:
 @tickerbeat_task(name="tasks.finnhub.fetch_symbols")
 def fetch_symbols() -> dict:
     """The US symbol list, upserted into the universe."""
-    return run_fetch("finnhub", "api_calls", lambda c: c.symbols(), _store_symbols)
+    return run_fetch("finnhub", "api_calls", lambda c: c.symbols(), store_symbols)
 
 
 def _store_quotes(result) -> int:
     with context.current().db.session() as s, s.begin():
         return upsert_quotes(s, result.records)
-
-
-def _store_symbols(result) -> int:
-    with context.current().db.session() as s, s.begin():
-        return upsert_symbols(s, result.records)

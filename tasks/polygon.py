@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from storage import active_symbols, upsert_bars, upsert_symbols
+from storage import active_symbols, upsert_bars
 from tasks import context
 from tasks.base import tickerbeat_task
 from tasks.fetching import run_fetch
+from tasks.storing import store_symbols
 
 
 @tickerbeat_task(name="tasks.polygon.fetch_grouped_daily", expires=6 * 3600)
@@ -23,7 +24,7 @@ def fetch_grouped_daily(day: str) -> dict:
 @tickerbeat_task(name="tasks.polygon.fetch_tickers")
 def fetch_tickers() -> dict:
     """The active US stock tickers (every page through the quota), upserted into the universe."""
-    return run_fetch("polygon", "api_calls", lambda c: c.tickers(), _store_symbols)
+    return run_fetch("polygon", "api_calls", lambda c: c.tickers(), store_symbols)
 
 
 def _store_universe_bars(result) -> int:
@@ -31,8 +32,3 @@ def _store_universe_bars(result) -> int:
         universe = set(active_symbols(s))
         bars = [b for b in result.records if not universe or b.symbol in universe]
         return upsert_bars(s, bars)
-
-
-def _store_symbols(result) -> int:
-    with context.current().db.session() as s, s.begin():
-        return upsert_symbols(s, result.records)

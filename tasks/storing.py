@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from storage import bars_between, upsert_bars
+from storage import bars_between, upsert_bars, upsert_symbols
 from tasks import context
 
 
@@ -16,3 +16,9 @@ def store_missing_bars(result, symbol: str, start: date, end: date) -> int:
             b for b in result.records if b.symbol == symbol and start <= b.day <= end and b.day not in have
         ]
         return upsert_bars(s, bars)
+
+
+def store_symbols(result) -> int:
+    """Upsert a listing's symbols into the universe (tiers and pins are left as they are)."""
+    with context.current().db.session() as s, s.begin():
+        return upsert_symbols(s, result.records)

@@ -20,6 +20,7 @@ TIER_SESSIONS = 21
 UNIVERSE_SOURCES = {
     "finnhub": "tasks.finnhub.fetch_symbols",
     "polygon": "tasks.polygon.fetch_tickers",
+    "alphavantage": "tasks.alphavantage.fetch_listing",
 }
 
 
