@@ -1,0 +1,110 @@
+"""The exporter's custom collector: reads Redis, the broker and the database AT SCRAPE TIME.
+
+Nothing is kept in the exporter's memory between scrapes, so one exporter process serves the whole
+fleet and can restart at will. A source that cannot be read is reported as
+``tickerbeat_exporter_source_up{source} 0`` and its metrics are left out of that scrape; every other
+error is a bug and fails the scrape (HTTP 500, Prometheus shows ``up == 0``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+
+import redis
+from prometheus_client.core import Metric
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitoring import db_source, redis_source
+from monitoring.samples import Samples, described
+from planning import cost
+from ratelimits import Limiter, QuotaUnavailable, parse_policy
+from worker.queues import QUEUE_NAMES
+from worker.settings import Settings
+
+log = logging.getLogger("tickerbeat.exporter")
+
+SOURCE_ERRORS = (redis.RedisError, QuotaUnavailable, SQLAlchemyError, OSError)
+
+
+def cost_samples(settings: Settings, today: date) -> Samples:
+    """Plan fees accrued per provider on ``today`` (a UTC day), month to date, projection and budget."""
+    out = Samples()
+    projected = 0.0
+    for name, p in sorted(settings.providers.items()):
+        mtd = cost.month_to_date(cost.accrued_fees(p.monthly_usd, today), today)
+        projection = cost.projection(mtd, today)
+        projected += projection
+        out.add("tickerbeat_cost_daily_usd", cost.daily_fee(p.monthly_usd, today), name)
+        out.add("tickerbeat_cost_month_to_date_usd", mtd, name)
+        out.add("tickerbeat_cost_monthly_projection_usd", projection, name)
+    out.add("tickerbeat_budget_monthly_usd", settings.monthly_budget_usd)
+    out.add("tickerbeat_budget_warning_usd", settings.budget_warning_usd)
+    out.add("tickerbeat_budget_utilisation_ratio", cost.budget_share(projected, settings.monthly_budget_usd))
+    return out
+
+
+class TickerbeatCollector:
+    """A ``prometheus_client`` collector over tickerbeat's shared state.
+
+    Clients are injected: ``redis_client`` (metrics hashes, quota engine, workers), ``broker`` (queue
+    depths; default ``redis_client``), ``beat`` (RedBeat's Redis; default ``redis_client``), ``database``
+    (a ``storage.Database``; None leaves the database metrics out). ``clock``: epoch seconds, for the
+    database's freshness gauges and the cost day.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis_client,
+        *,
+        broker=None,
+        beat=None,
+        database=None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.redis = redis_client
+        self.broker = broker if broker is not None else redis_client
+        self.beat = beat if beat is not None else redis_client
+        self.database = database
+        self.clock = clock
+        self.limiter = Limiter(redis_client, guard=settings.quota_guard_seconds)
+        self.policies = {name: parse_policy(p.quota) for name, p in settings.providers.items()}
+
+    def describe(self) -> list[Metric]:
+        """Every family, without reading anything (so registering the collector touches no service)."""
+        return list(described())
+
+    def collect(self) -> Iterator[Metric]:
+        started = time.monotonic()
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        samples = cost_samples(self.settings, now.date())
+        readers: list[tuple[str, Callable[[], Samples]]] = [
+            ("redis", self._read_redis),
+            ("broker", lambda: redis_source.read_queues(self.broker, QUEUE_NAMES)),
+        ]
+        if self.database is not None:
+            readers.append(("database", lambda: self._read_database(now)))
+        for source, read in readers:
+            try:
+                samples.merge(read())
+                up = 1.0
+            except SOURCE_ERRORS as exc:
+                log.warning("scrape: cannot read %s: %s", source, exc)
+                up = 0.0
+            samples.add("tickerbeat_exporter_source_up", up, source)
+        samples.add("tickerbeat_exporter_scrape_duration_seconds", time.monotonic() - started)
+        yield from samples.families()
+
+    def _read_redis(self) -> Samples:
+        out = redis_source.read_metrics(self.redis, self.beat)
+        out.merge(redis_source.read_workers(self.redis, QUEUE_NAMES))
+        out.merge(redis_source.read_quotas(self.limiter, self.policies))
+        return out
+
+    def _read_database(self, now: datetime) -> Samples:
+        with self.database.session() as session:
+            return db_source.read_database(session, now, sorted(self.settings.providers))

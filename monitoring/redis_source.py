@@ -1,0 +1,150 @@
+"""What the exporter reads from Redis at scrape time: counters the workers left (``monitoring.recording``),
+live workers, the quota engine's stats, beat's last tick and conservation mode; queue depths from the broker.
+
+Each reader makes a few pipelined round trips and raises redis errors (``QuotaUnavailable`` for the
+quota engine); the collector turns a failure into ``tickerbeat_exporter_source_up{source} 0``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Mapping
+
+from monitoring import recording
+from monitoring.samples import Samples
+from ratelimits import Limiter, Policy
+
+log = logging.getLogger("tickerbeat.exporter")
+
+# kombu's Redis transport keeps delivered, unacknowledged messages in this hash (its default name).
+UNACKED_KEY = "unacked"
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def read_metrics(r, beat=None) -> Samples:
+    """Calls, task runs and their histograms, live workers, beat's tick and conservation mode.
+    ``beat``: the client of RedBeat's Redis when it is not ``r``."""
+    out = Samples()
+    pipe = r.pipeline(transaction=False)
+    pipe.hgetall(recording.CALLS_KEY)
+    pipe.hgetall(recording.CALL_SECONDS_KEY)
+    pipe.hgetall(recording.TASKS_KEY)
+    pipe.hgetall(recording.TASK_SECONDS_KEY)
+    pipe.get(recording.CONSERVATION_KEY)
+    calls, call_seconds, tasks, task_seconds, conservation = pipe.execute()
+    tick = (beat or r).get(recording.BEAT_TICK_KEY)
+
+    for labels, n in sorted(recording.counts(calls, 3).items()):
+        out.add("tickerbeat_api_calls_total", n, *labels)
+    for labels, (buckets, total) in sorted(
+        recording.cumulative(call_seconds, recording.CALL_BUCKETS, 2).items()
+    ):
+        out.histogram("tickerbeat_api_call_duration_seconds", labels, buckets, total)
+    for labels, n in sorted(recording.counts(tasks, 3).items()):
+        out.add("tickerbeat_tasks_total", n, *labels)
+    for labels, (buckets, total) in sorted(
+        recording.cumulative(task_seconds, recording.TASK_BUCKETS, 2).items()
+    ):
+        out.histogram("tickerbeat_task_duration_seconds", labels, buckets, total)
+    out.add("tickerbeat_beat_last_tick_timestamp_seconds", float(_text(tick)) if tick else 0.0)
+    out.add("tickerbeat_conservation_mode", 1.0 if conservation_active(conservation) else 0.0)
+    return out
+
+
+def conservation_active(raw) -> bool:
+    """Whether the ``tickerbeat:conservation`` value (JSON ``{"active": bool, ...}``) says active.
+    Absent or unreadable: False (an unreadable value is logged)."""
+    if raw is None:
+        return False
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        log.warning("conservation: unreadable value %r, reported as inactive", _text(raw)[:80])
+        return False
+    return bool(value.get("active")) if isinstance(value, dict) else bool(value)
+
+
+def read_workers(r, queues: Iterable[str]) -> Samples:
+    """Per queue: live workers consuming it, their pool processes, busy processes and utilisation.
+    Every queue in ``queues`` is reported (0 without workers), plus any other queue a worker consumes."""
+    hosts = sorted(_text(h) for h in r.smembers(recording.WORKERS_KEY))
+    pipe = r.pipeline(transaction=False)
+    for host in hosts:
+        pipe.hgetall(recording.worker_key(host))
+    records = pipe.execute() if hosts else []
+    gone = [h for h, rec in zip(hosts, records, strict=True) if not rec]
+    if gone:
+        r.srem(recording.WORKERS_KEY, *gone)
+    per_queue = {q: [0, 0, 0] for q in queues}  # consumers, processes, busy
+    for rec in records:
+        if not rec:
+            continue
+        rec = {_text(k): _text(v) for k, v in rec.items()}
+        processes, busy = int(rec.get("processes", 0)), int(rec.get("busy", 0))
+        for q in filter(None, rec.get("queues", "").split(",")):
+            row = per_queue.setdefault(q, [0, 0, 0])
+            row[0] += 1
+            row[1] += processes
+            row[2] += busy
+    out = Samples()
+    for q, (consumers, processes, busy) in sorted(per_queue.items()):
+        out.add("tickerbeat_queue_consumers", consumers, q)
+        out.add("tickerbeat_worker_processes", processes, q)
+        out.add("tickerbeat_worker_busy_processes", busy, q)
+        out.add("tickerbeat_worker_utilisation_ratio", min(1.0, busy / processes) if processes else 0.0, q)
+    return out
+
+
+def read_queues(broker, queues: Iterable[str]) -> Samples:
+    """Waiting (LLEN) and unacknowledged messages of every queue, from the broker's Redis."""
+    names = list(queues)
+    pipe = broker.pipeline(transaction=False)
+    for q in names:
+        pipe.llen(q)
+    pipe.hvals(UNACKED_KEY)
+    *lengths, unacked = pipe.execute()
+    per_queue = dict.fromkeys(names, 0)
+    for raw in unacked:
+        try:
+            routing_key = json.loads(raw)[2]
+        except (TypeError, ValueError, IndexError, KeyError):
+            continue
+        if isinstance(routing_key, str):
+            per_queue[routing_key] = per_queue.get(routing_key, 0) + 1
+    out = Samples()
+    for q, n in zip(names, lengths, strict=True):
+        out.add("tickerbeat_queue_messages", n, q)
+    for q, n in sorted(per_queue.items()):
+        out.add("tickerbeat_queue_unacked_messages", n, q)
+    return out
+
+
+def read_quotas(limiter: Limiter, policies: Mapping[str, Policy]) -> Samples:
+    """The quota engine's stats for every configured provider (one transaction each)."""
+    out = Samples()
+    for provider, policy in sorted(policies.items()):
+        stats = limiter.stats(provider, policy)
+        for w in stats.windows:
+            out.add("tickerbeat_quota_used", w.used, provider, w.text)
+            out.add("tickerbeat_quota_limit", w.limit, provider, w.text)
+            out.add("tickerbeat_quota_utilisation_ratio", w.used / w.limit, provider, w.text)
+            out.add("tickerbeat_quota_window_seconds", w.seconds, provider, w.text)
+        blocked = stats.blocked_until is not None
+        out.add("tickerbeat_quota_blocked", 1.0 if blocked else 0.0, provider)
+        until = stats.blocked_until if blocked else 0.0
+        out.add(
+            "tickerbeat_quota_blocked_until_timestamp_seconds",
+            math.inf if math.isinf(until) else until,
+            provider,
+        )
+        out.add("tickerbeat_quota_granted_total", stats.granted, provider)
+        out.add("tickerbeat_quota_waited_total", stats.waited, provider)
+        out.add("tickerbeat_quota_wait_seconds_total", stats.wait_seconds, provider)
+        out.add("tickerbeat_quota_refused_total", stats.refused, provider)
+        out.add("tickerbeat_quota_violations_total", stats.violations, provider)
+    return out
