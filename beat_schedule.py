@@ -58,140 +58,94 @@ class Entry:
         return crontab(minute=",".join(map(str, minutes)), hour=",".join(map(str, hours)))
 
 
-ENTRIES: tuple[Entry, ...] = (
-    # Tier 1 (the 500 most traded) wants intraday freshness; 500 Finnhub quotes take ~9 min at the free
-    # 60/minute, so an hourly sweep leaves most of the quota for the close.
-    Entry(
-        "tier1-quotes-hourly",
-        "tasks.planner.plan_quotes",
-        "09:30-15:30",
-        "market-hours",
-        50 * 60,
-        "intraday freshness for the most traded symbols",
-        {"tiers": [1]},
-    ),
-    # At the close, tiers 1 and 2 get a quote that is their provisional close (the official bar comes
-    # overnight); 2,000 quotes fit in the hour at 60/minute.
-    Entry(
-        "tier2-quotes-close",
-        "tasks.planner.plan_quotes",
-        "16:00",
-        "session",
-        55 * 60,
-        "provisional closing prices for tiers 1-2 before the evening analysis",
-        {"tiers": [1, 2]},
-    ),
-    # Tier 3 an hour later, once tier 2's sweep has used its part of the minute quota.
-    Entry(
-        "tier3-quotes-close",
-        "tasks.planner.plan_quotes",
-        "17:00",
-        "session",
-        55 * 60,
-        "provisional closing prices for tier 3",
-        {"tiers": [3]},
-    ),
+# fmt: off
+# Entries every plan has: the evening's analysis chain, the morning refresh, upkeep, monthly work.
+COMMON: tuple[Entry, ...] = (
     # Indicators after the sweeps; tier 4 is analysed on yesterday's official bar until tonight's arrives.
-    Entry(
-        "technical-analysis",
-        "tasks.analysis.analyse_day",
-        "18:00",
-        "session",
-        55 * 60,
-        "indicators and data quality over the whole universe",
-    ),
-    # Predictions normally follow the analysis chord; this entry is the safety net if it did not.
-    Entry(
-        "model-predictions",
-        "tasks.recommendations.predict_day",
-        "19:00",
-        "session",
-        55 * 60,
-        "model scores for every analysed symbol (no-op when the analysis chain already made them)",
-    ),
-    Entry(
-        "recommendations",
-        "tasks.recommendations.recommend_day",
-        "20:00",
-        "session",
-        55 * 60,
-        "ranked buy/hold/sell list and the daily report",
-    ),
-    # Polygon's free plan serves a day only after it ends (midnight New York): the whole market's
-    # official bars in one grouped call, plus the session before it for late corrections.
-    Entry(
-        "eod-bars",
-        "tasks.planner.plan_eod",
-        "00:30",
-        "after-session",
-        3 * HOUR,
-        "official end-of-day bars for every symbol, bulk first, fallbacks for the gaps",
-    ),
-    # Missing history (new listings, gaps) is backfilled with grouped calls while the quota is idle.
-    Entry(
-        "history-backfill",
-        "tasks.planner.plan_backfill",
-        "01:00",
-        "after-session",
-        3 * HOUR,
-        "two years of history for every symbol, a grouped call per missing day",
-    ),
-    Entry(
-        "cache-warming",
-        "tasks.maintenance.warm_cache",
-        "02:00",
-        "after-session",
-        2 * HOUR,
-        "precompute the panels the evening analysis reads, before anyone needs them",
-    ),
-    Entry(
-        "database-maintenance",
-        "tasks.maintenance.database_upkeep",
-        "03:00",
-        "after-session",
-        2 * HOUR,
-        "vacuum/analyse and retention while nothing writes",
-    ),
-    Entry(
-        "backup",
-        "tasks.maintenance.backup",
-        "03:30",
-        "after-session",
-        2 * HOUR,
-        "a nightly copy of the database, kept for the retention period",
-    ),
-    Entry(
-        "hung-chord-watchdog",
-        "tasks.maintenance.watchdog",
-        "00:00-23:00",
-        "daily",
-        50 * 60,
-        "re-drive chords whose header tasks were lost, hourly",
-    ),
+    Entry("technical-analysis", "tasks.analysis.analyse_day", "18:00", "session", 55 * 60,
+          "indicators and data quality over the whole universe"),
+    Entry("model-predictions", "tasks.recommendations.predict_day", "19:00", "session", 55 * 60,
+          "model scores for every symbol with a bar (or provisional close) today"),
+    Entry("recommendations", "tasks.recommendations.recommend_day", "20:00", "session", 55 * 60,
+          "ranked buy/hold/sell list and the daily report"),
+    # Before the next open, everything again on the official bars, so tier 4 (analysed on yesterday's
+    # bar in the evening) and every provisional close are replaced by the real thing.
+    Entry("pre-market-refresh", "tasks.recommendations.refresh_day", "05:00", "after-session", 3 * HOUR,
+          "indicators, scores and recommendations on every symbol's official bar before the open"),
+    Entry("cache-warming", "tasks.maintenance.warm_cache", "02:00", "after-session", 2 * HOUR,
+          "precompute the panels the evening analysis reads, before anyone needs them"),
+    Entry("database-maintenance", "tasks.maintenance.database_upkeep", "03:00", "after-session", 2 * HOUR,
+          "vacuum/analyse and retention while nothing writes"),
+    Entry("backup", "tasks.maintenance.backup", "03:30", "after-session", 2 * HOUR,
+          "a nightly copy of the database, kept for the retention period"),
+    Entry("hung-chord-watchdog", "tasks.maintenance.watchdog", "00:00-23:00", "daily", 50 * 60,
+          "re-drive chords whose header tasks were lost, hourly"),
     # Monthly: tiers follow dollar volume; the model is retrained on a month more of data.
-    Entry(
-        "tier-reassignment",
-        "tasks.tiers.reassign_tiers",
-        "06:00",
-        "monthly",
-        6 * HOUR,
-        "tiers follow the last month's dollar volume",
-    ),
-    Entry(
-        "model-retraining",
-        "tasks.recommendations.retrain_model",
-        "06:30",
-        "monthly",
-        6 * HOUR,
-        "walk-forward retraining on the latest month of data",
-    ),
+    Entry("tier-reassignment", "tasks.tiers.reassign_tiers", "06:00", "monthly", 6 * HOUR,
+          "tiers follow the last month's dollar volume"),
+    Entry("model-retraining", "tasks.recommendations.retrain_model", "06:30", "monthly", 6 * HOUR,
+          "walk-forward retraining on the latest month of data"),
 )
+
+# How each tier is refreshed: ``TICKERBEAT_TIER_PLAN`` picks one (default ``bulk-first``).
+PLANS: dict[str, tuple[Entry, ...]] = {
+    # Every symbol's official bar every day from one grouped call, plus quote sweeps for provisional
+    # closes: far more coverage than the seed's rotation, on the same free quotas.
+    "bulk-first": (
+        # Tier 1 (the 500 most traded) wants intraday freshness; 500 Finnhub quotes take ~9 min at the
+        # free 60/minute, so an hourly sweep leaves most of the quota for the close.
+        Entry("tier1-quotes-hourly", "tasks.planner.plan_refresh", "09:30-15:30", "market-hours", 50 * 60,
+              "intraday freshness for the most traded symbols", {"tiers": [1], "provider": "finnhub"}),
+        # At the close, tiers 1 and 2 get a quote that is their provisional close (the official bar comes
+        # overnight); 2,000 quotes fit in the hour at 60/minute.
+        Entry("tier2-quotes-close", "tasks.planner.plan_refresh", "16:00", "session", 55 * 60,
+              "provisional closes for tiers 1-2 before the evening analysis", {"tiers": [1, 2], "provider": "finnhub"}),
+        # Tier 3 an hour later, once tier 2's sweep has used its part of the minute quota.
+        Entry("tier3-quotes-close", "tasks.planner.plan_refresh", "17:00", "session", 55 * 60,
+              "provisional closes for tier 3", {"tiers": [3], "provider": "finnhub"}),
+        # Polygon's free plan serves a day only after it ends (midnight New York): the whole market's
+        # official bars in one grouped call, plus the session before it for late corrections.
+        Entry("eod-bars", "tasks.planner.plan_eod", "00:30", "after-session", 3 * HOUR,
+              "official end-of-day bars for every symbol, bulk first, fallbacks for the gaps"),
+        # Missing history (new listings, gaps) is backfilled with grouped calls while the quota is idle.
+        Entry("history-backfill", "tasks.planner.plan_backfill", "01:00", "after-session", 3 * HOUR,
+              "two years of history for every symbol, a grouped call per missing day"),
+    ),
+    # The seed's own table, kept expressible: each tier pinned to one provider and frequency, rotating
+    # through the tier (symbols with the oldest data first) as far as the per-run budget goes.
+    "seed": (
+        Entry("seed-tier1-hourly", "tasks.planner.plan_refresh", "09:30-15:30", "market-hours", 50 * 60,
+              "tier 1: Finnhub quotes hourly in market hours", {"tiers": [1], "provider": "finnhub"}),
+        Entry("seed-tier2-rotation", "tasks.planner.plan_refresh", "16:00", "session", 55 * 60,
+              "tier 2: Alpha Vantage daily series, 20 symbols a day (a 75-day cycle for 1,500)",
+              {"tiers": [2], "provider": "alphavantage", "per_run": 20}),
+        Entry("seed-tier3-subset", "tasks.planner.plan_refresh", "17:00", "session", 55 * 60,
+              "tier 3: Polygon previous-day bars, 100 symbols a day", {"tiers": [3], "provider": "polygon", "per_run": 100}),
+        # Weekly for every tier-4 symbol: a fifth of the default 2,500 each session, oldest first.
+        Entry("seed-tier4-weekly", "tasks.planner.plan_refresh", "06:00", "session", 3 * HOUR,
+              "tier 4: Yahoo history, each symbol once a week; served from cache in between",
+              {"tiers": [4], "provider": "yahoo", "per_run": 500}),
+    ),
+}
+DEFAULT_PLAN = "bulk-first"
+# fmt: on
+
+ENTRIES: tuple[Entry, ...] = COMMON + tuple(e for plan in PLANS.values() for e in plan)
+
+
+def entries(plan: str = DEFAULT_PLAN) -> tuple[Entry, ...]:
+    """The entries beat runs under ``plan`` (a key of ``PLANS``)."""
+    if plan not in PLANS:
+        raise ValueError(f"unknown tier plan {plan!r}; choose one of {', '.join(PLANS)}")
+    return PLANS[plan] + COMMON
+
 
 BY_NAME: dict[str, Entry] = {e.name: e for e in ENTRIES}
 
 
-def beat_schedule() -> dict[str, dict]:
-    """Celery's ``beat_schedule`` (RedBeat stores it in Redis at beat start)."""
+def beat_schedule(plan: str = DEFAULT_PLAN) -> dict[str, dict]:
+    """Celery's ``beat_schedule`` for ``plan`` (RedBeat stores it in Redis at beat start and removes
+    entries that left the table, e.g. after a change of plan)."""
     return {
         e.name: {
             "task": e.task,
@@ -199,7 +153,7 @@ def beat_schedule() -> dict[str, dict]:
             "kwargs": {**e.kwargs, "_entry": e.name},
             "options": {"expires": e.expires},
         }
-        for e in ENTRIES
+        for e in entries(plan)
     }
 
 

@@ -2,7 +2,7 @@
 and the day's capacity plan. No Redis, Celery or storage: numbers and lists in, decisions out."""
 
 from planning.admission import Admission, admit, calls_in, remaining_calls
-from planning.capacity import CapacityRow, DailyWork, capacity_plan, default_work
+from planning.capacity import CapacityRow, DailyWork, capacity_plan, work_for
 
 __all__ = [
     "Admission",
@@ -11,6 +11,6 @@ __all__ = [
     "admit",
     "calls_in",
     "capacity_plan",
-    "default_work",
     "remaining_calls",
+    "work_for",
 ]

@@ -53,21 +53,40 @@ def tier_counts(universe: int, sizes: Sequence[int | None] = TIER_SIZES) -> dict
     return counts
 
 
-def default_work(
-    universe: int, sizes: Sequence[int | None] = TIER_SIZES, av_repairs: int = 20, yahoo_fallbacks: int = 200
+def work_for(
+    entries: Sequence,
+    universe: int,
+    sizes: Sequence[int | None] = TIER_SIZES,
+    av_repairs: int = 20,
+    yahoo_fallbacks: int = 200,
 ) -> list[DailyWork]:
-    """The bulk-first day (see beat_schedule.py for when each entry runs and why)."""
+    """The calls a day of beat ``entries`` makes (``beat_schedule.entries(plan)``), per entry and provider.
+
+    A tier refresh (``plan_refresh``) calls its provider once per symbol of its tiers (or ``per_run``),
+    within its expiry, once per slot; the overnight bars (``plan_eod``) are two grouped calls plus the
+    fallbacks' budgets. Pure: entries are read through ``name``, ``task``, ``kwargs``, ``slots()``, ``expires``.
+    """
     t = tier_counts(universe, sizes)
-    return [
-        DailyWork("tier1-quotes-hourly", "finnhub", t[1], 50 * 60, runs=7, covers="tier 1 intraday"),
-        DailyWork(
-            "tier2-quotes-close", "finnhub", t[1] + t[2], 55 * 60, covers="tiers 1-2 provisional close"
-        ),
-        DailyWork("tier3-quotes-close", "finnhub", t[3], 55 * 60, covers="tier 3 provisional close"),
-        DailyWork("eod-bars", "polygon", 2, 3 * 3600, covers="every symbol's official bar (+ corrections)"),
-        DailyWork("eod-bars", "yahoo", yahoo_fallbacks, 3 * 3600, covers="symbols Polygon missed"),
-        DailyWork("eod-bars", "alphavantage", av_repairs, 3 * 3600, covers="gap repair"),
-    ]
+    work: list[DailyWork] = []
+    for e in entries:
+        if e.task == "tasks.planner.plan_refresh":
+            tiers = e.kwargs["tiers"]
+            calls = sum(t[k] for k in tiers)
+            if e.kwargs.get("per_run") is not None:
+                calls = min(calls, e.kwargs["per_run"])
+            covers = f"tier{'s' if len(tiers) > 1 else ''} {'-'.join(map(str, tiers))}"
+            work.append(
+                DailyWork(e.name, e.kwargs["provider"], calls, e.expires, runs=len(e.slots()), covers=covers)
+            )
+        elif e.task == "tasks.planner.plan_eod":
+            work += [
+                DailyWork(
+                    e.name, "polygon", 2, e.expires, covers="every symbol's official bar (+ corrections)"
+                ),
+                DailyWork(e.name, "yahoo", yahoo_fallbacks, e.expires, covers="symbols Polygon missed"),
+                DailyWork(e.name, "alphavantage", av_repairs, e.expires, covers="gap repair"),
+            ]
+    return work
 
 
 def capacity_plan(work: Sequence[DailyWork], policies: Mapping[str, Policy]) -> list[CapacityRow]:

@@ -16,7 +16,8 @@ from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 
 import marketcal
-from worker.queues import QUEUE_NAMES
+from beat_schedule import DEFAULT_PLAN, entries
+from worker.queues import QUEUE_NAMES, queue_for_task
 
 
 @dataclass(frozen=True)
@@ -39,17 +40,28 @@ PREPARE_PHASES: tuple[Phase, ...] = (
     Phase("tiers by dollar volume", "tasks.tiers.reassign_tiers", "08:20"),
 )
 
-# The schedule's day (beat_schedule.py).
-DAY_PHASES: tuple[Phase, ...] = (
-    Phase("tier 1 quotes (market hours)", "tasks.planner.plan_quotes", "10:30", {"tiers": [1]}),
-    Phase("tier 1-2 quotes at the close", "tasks.planner.plan_quotes", "16:00", {"tiers": [1, 2]}),
-    Phase("tier 3 quotes", "tasks.planner.plan_quotes", "17:00", {"tiers": [3]}),
-    Phase("technical analysis", "tasks.analysis.analyse_day", "18:00"),
-    Phase("model predictions", "tasks.recommendations.predict_day", "19:00"),
-    Phase("recommendations and report", "tasks.recommendations.recommend_day", "20:00"),
-    Phase("official end-of-day bars", "tasks.planner.plan_eod", "+1 00:30"),
-    Phase("pre-market refresh on official bars", "tasks.recommendations.refresh_day", "+1 05:00"),
-)
+# Calendars whose entries make up one trading day, and where on the clock they fall.
+_DAY_CALENDARS = {"market-hours": 0, "session": 0, "after-session": 1}
+
+
+def day_phases(plan: str = DEFAULT_PLAN) -> tuple[Phase, ...]:
+    """The day as beat runs it under ``plan`` (beat_schedule.py is the one table): the planning and
+    analysis entries of the trading day, then those of the night after it, in New York time order.
+    The first slot of an hourly entry stands for all of them; upkeep (queue ``maintenance``) and
+    weekly/monthly work are left out."""
+    phases = []
+    for e in entries(plan):
+        if e.calendar not in _DAY_CALENDARS or queue_for_task(e.task) not in ("control", "compute"):
+            continue
+        hour, minute = e.slots()[0]
+        offset = _DAY_CALENDARS[e.calendar]
+        phases.append(
+            (offset, hour, minute, Phase(e.name, e.task, f"+{offset} {hour:02d}:{minute:02d}", e.kwargs))
+        )
+    return tuple(p for *_, p in sorted(phases, key=lambda item: item[:3]))
+
+
+DAY_PHASES = day_phases()
 
 
 def queue_depth(redis_client) -> int:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from planning import calls_in, capacity_plan, default_work
+from beat_schedule import entries
+from planning import calls_in, capacity_plan, work_for
 from planning.capacity import TIER_SIZES, tier_counts
 from ratelimits import parse_policy
 from worker.settings import Settings, SettingsError
@@ -26,9 +27,9 @@ FRESHNESS = {
 def check(settings: Settings, universe: int) -> tuple[bool, list[str]]:
     """(fits, lines of the printed plan)."""
     policies = {name: parse_policy(p.quota) for name, p in settings.providers.items()}
-    rows = capacity_plan(default_work(universe), policies)
+    rows = capacity_plan(work_for(entries(settings.tier_plan), universe), policies)
     lines = [
-        f"capacity plan for {universe} symbols",
+        f"capacity plan for {universe} symbols, tier plan {settings.tier_plan!r}",
         "",
         f"{'entry':22}{'provider':14}{'calls/run':>10}{'runs':>6}{'window':>9}{'capacity':>10}{'use':>8}  fits",
     ]

@@ -121,6 +121,18 @@ def latest_bar_day(session: Session) -> date | None:
     return session.scalar(select(func.max(DailyBar.day)))
 
 
+def last_bar_days(session: Session, symbols: Iterable[str]) -> dict[str, date | None]:
+    """Each symbol's newest bar day (None without bars): rotations refresh the oldest first."""
+    wanted = list(symbols)
+    found: dict[str, date | None] = dict.fromkeys(wanted)
+    for names in _chunks(wanted):
+        query = select(DailyBar.symbol, func.max(DailyBar.day)).group_by(DailyBar.symbol)
+        if names is not None:
+            query = query.where(DailyBar.symbol.in_(names))
+        found.update({symbol: _day(day, "day") for symbol, day in session.execute(query)})
+    return found
+
+
 def days_with_bars(
     session: Session, start: date | str, end: date | str, *, min_symbols: int = 1
 ) -> list[date]:

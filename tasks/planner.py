@@ -18,7 +18,7 @@ from celery import chord
 
 import marketcal
 from planning.admission import admit, priority_order, remaining_calls
-from storage import active_symbols, days_with_bars, mark_stale, symbols_missing_bar, tiers
+from storage import active_symbols, days_with_bars, last_bar_days, mark_stale, symbols_missing_bar, tiers
 from tasks import chords, context
 from tasks.base import tickerbeat_task
 from tasks.fetching import record_usage
@@ -57,30 +57,59 @@ def _record(day: str, what: str, summary: dict) -> dict:
     return summary
 
 
-@tickerbeat_task(name="tasks.planner.plan_quotes", expires=3600)
-def plan_quotes(tiers: list[int], day: str, window_seconds: float = 50 * 60) -> dict:
-    """Sweep Finnhub quotes for ``tiers`` on ``day``; carry what the quota cannot serve in the window."""
+# How each provider refreshes one symbol for ``day``: the fetch task and the arguments it shares.
+REFRESH_TASKS = {
+    "finnhub": ("tasks.finnhub.fetch_quote", lambda day: {"day": day}),
+    "polygon": ("tasks.polygon.fetch_previous_close", lambda day: {"day": day}),
+    "alphavantage": (
+        "tasks.alphavantage.fetch_daily",
+        lambda day: {"start": _days_before(day, 10), "end": day},
+    ),
+    "yahoo": ("tasks.yahoo.fetch_history", lambda day: {"start": _days_before(day, 10), "end": day}),
+}
+
+
+def _days_before(day: str, n: int) -> str:
+    return (date.fromisoformat(day) - timedelta(days=n)).isoformat()
+
+
+@tickerbeat_task(name="tasks.planner.plan_refresh", expires=3600)
+def plan_refresh(
+    tiers: list[int],
+    day: str,
+    provider: str = "finnhub",
+    per_run: int | None = None,
+    window_seconds: float = 50 * 60,
+) -> dict:
+    """Refresh ``tiers`` from ``provider`` on ``day``, as many symbols as its quota serves in the window.
+
+    ``per_run`` rotates through the tiers (oldest data first) at most that many symbols a run; symbols
+    the quota cannot serve now are carried to the provider's next run, first in line.
+    """
+    if provider not in REFRESH_TASKS:
+        raise ValueError(f"no refresh task for provider {provider!r}; known: {', '.join(REFRESH_TASKS)}")
     ctx = context.current()
     with ctx.db.session() as s:
         by_tier = {t: active_symbols(s, tier=t) for t in tiers}
-    carried = json.loads(ctx.redis.getdel(_carry_key("finnhub", "quotes")) or "[]")
+        if per_run is not None:
+            age = last_bar_days(s, [sym for t in tiers for sym in by_tier[t]])
+            oldest = sorted(age, key=lambda sym: (age[sym] or date.min, sym))[:per_run]
+            by_tier = {0: oldest}
+    carry = _carry_key(provider, "refresh")
+    carried = json.loads(ctx.redis.getdel(carry) or "[]")
     order = priority_order(by_tier, carried)
-    decision = admit(order, _remaining("finnhub", window_seconds))
+    decision = admit(order, _remaining(provider, window_seconds))
     if decision.carried:
-        ctx.redis.set(_carry_key("finnhub", "quotes"), json.dumps(list(decision.carried)), ex=7 * 86400)
-        log.warning("quotes %s: %d symbols carried to the next sweep (quota)", day, len(decision.carried))
-    batches = chords.launch(
-        "tasks.finnhub.fetch_quote",
-        decision.admitted,
-        {"day": day},
-        "tasks.analysis.analyse_batch",
-        {"day": day},
-        window_seconds + 600,
-        kind="finnhub.quote",
-    )
-    summary = {"day": day, "tiers": tiers, "planned": len(order), "admitted": len(decision.admitted),
-               "carried": len(decision.carried), "batches": batches}  # fmt: skip
-    return _record(day, f"quotes:tiers={','.join(map(str, tiers))}", summary)
+        ctx.redis.set(carry, json.dumps(list(decision.carried)), ex=7 * 86400)
+        log.warning(
+            "%s refresh %s: %d symbols carried to the next run (quota)", provider, day, len(decision.carried)
+        )
+    task, common = REFRESH_TASKS[provider]
+    batches = chords.launch(task, decision.admitted, common(day), "tasks.analysis.analyse_batch", {"day": day},
+                            window_seconds + 600, kind=f"{provider}.refresh")  # fmt: skip
+    summary = {"day": day, "tiers": tiers, "provider": provider, "planned": len(order),
+               "admitted": len(decision.admitted), "carried": len(decision.carried), "batches": batches}  # fmt: skip
+    return _record(day, f"{provider}:tiers={','.join(map(str, tiers))}", summary)
 
 
 @tickerbeat_task(name="tasks.planner.plan_eod", expires=3 * 3600)

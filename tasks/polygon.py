@@ -32,3 +32,14 @@ def _store_universe_bars(result) -> int:
         universe = set(active_symbols(s))
         bars = [b for b in result.records if not universe or b.symbol in universe]
         return upsert_bars(s, bars)
+
+
+@tickerbeat_task(name="tasks.polygon.fetch_previous_close", expires=6 * 3600)
+def fetch_previous_close(symbol: str, day: str) -> dict:
+    """The symbol's last completed session's bar (the seed plan's per-ticker refresh of tier 3)."""
+    return run_fetch("polygon", "api_calls", lambda c: c.previous_close(symbol), _store_bars, symbol=symbol)
+
+
+def _store_bars(result) -> int:
+    with context.current().db.session() as s, s.begin():
+        return upsert_bars(s, result.records)

@@ -68,5 +68,5 @@ def make_app(settings: Settings) -> Celery:
 
     app = Celery("tickerbeat", include=list(task_modules()))
     app.conf.update(celery_config(settings))
-    app.conf.beat_schedule = beat_schedule()
+    app.conf.beat_schedule = beat_schedule(settings.tier_plan)
     return app

@@ -77,6 +77,7 @@ class Settings:
     result_expires_seconds: int
     monthly_budget_usd: float
     budget_warning_usd: float
+    tier_plan: str = "bulk-first"
     data_dir: str = "var"
     reports_dir: str = "reports"
     environ_name: str = field(default="production")
@@ -105,6 +106,7 @@ class Settings:
             result_expires_seconds=int(env.number("TICKERBEAT_RESULT_EXPIRES_SECONDS", 86400, minimum=60)),
             monthly_budget_usd=env.number("TICKERBEAT_MONTHLY_BUDGET_USD", 50.0, minimum=0.0),
             budget_warning_usd=env.number("TICKERBEAT_BUDGET_WARNING_USD", 40.0, minimum=0.0),
+            tier_plan=_tier_plan(env.str("TICKERBEAT_TIER_PLAN", "bulk-first")),
             data_dir=env.str("TICKERBEAT_DATA_DIR", "var"),
             reports_dir=env.str("TICKERBEAT_REPORTS_DIR", "reports"),
             environ_name=env.str("TICKERBEAT_ENV", "production"),
@@ -131,6 +133,14 @@ def _provider(env: _Env, name: str) -> ProviderSettings:
         connect_timeout=env.number(f"{prefix}_CONNECT_TIMEOUT_SECONDS", 5.0, minimum=0.1),
         read_timeout=env.number(f"{prefix}_READ_TIMEOUT_SECONDS", 30.0, minimum=0.1),
     )
+
+
+def _tier_plan(name: str) -> str:
+    from beat_schedule import PLANS
+
+    if name not in PLANS:
+        raise SettingsError(f"TICKERBEAT_TIER_PLAN: unknown plan {name!r}; choose one of {', '.join(PLANS)}")
+    return name
 
 
 def _check_policy(variable: str, text: str) -> None:

@@ -25,7 +25,9 @@ QUEUE = "maintenance"  # nothing consumes it in this test: every message beat se
 
 def _ticks(client: redis.Redis) -> int:
     """Messages of the test entry waiting in the queue."""
-    return sum(1 for raw in client.lrange(QUEUE, 0, -1) if json.loads(raw)["headers"]["task"] == "celery.accumulate")
+    return sum(
+        1 for raw in client.lrange(QUEUE, 0, -1) if json.loads(raw)["headers"]["task"] == "celery.accumulate"
+    )
 
 
 def _wait_for(predicate, timeout: float, step: float = 0.2) -> float:

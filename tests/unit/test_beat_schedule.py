@@ -65,7 +65,12 @@ def test_entries_have_names_reasons_and_expiry():
 
 def test_beat_schedule_carries_the_entry_name_and_expiry():
     schedule = beat_schedule.beat_schedule()
-    assert set(schedule) == set(BY_NAME)
+    assert set(schedule) == {e.name for e in beat_schedule.entries("bulk-first")}
+    assert "eod-bars" in schedule and "seed-tier2-rotation" not in schedule
+    seed = beat_schedule.beat_schedule("seed")
+    assert "seed-tier2-rotation" in seed and "eod-bars" not in seed and "recommendations" in seed
+    with pytest.raises(ValueError, match="unknown tier plan 'gold'"):
+        beat_schedule.beat_schedule("gold")
     for name, spec in schedule.items():
         assert spec["kwargs"]["_entry"] == name
         assert spec["options"]["expires"] == BY_NAME[name].expires

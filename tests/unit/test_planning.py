@@ -2,7 +2,8 @@
 
 import pytest
 
-from planning import admit, calls_in, capacity_plan, default_work
+import beat_schedule
+from planning import admit, calls_in, capacity_plan, work_for
 from planning.admission import priority_order, remaining_calls
 from planning.capacity import tier_counts
 from ratelimits import ProviderStats, WindowStats, parse_policy
@@ -65,12 +66,12 @@ def test_free_tier_day_fits_and_a_tight_quota_does_not():
         "alphavantage": parse_policy("1/second, 25/day, 25/day@America/New_York"),
         "yahoo": parse_policy("1/second, 30/minute, 1000/day"),
     }
-    rows = capacity_plan(default_work(6500), free)
+    rows = capacity_plan(work_for(beat_schedule.entries("bulk-first"), 6500), free)
     assert all(r.fits for r in rows), [
         (r.work.entry, r.work.provider, r.work.calls, r.capacity) for r in rows
     ]
     tight = dict(free, finnhub=parse_policy("30/minute"))
-    rows = capacity_plan(default_work(6500), tight)
+    rows = capacity_plan(work_for(beat_schedule.entries("bulk-first"), 6500), tight)
     assert not all(r.fits for r in rows)
     close = next(r for r in rows if r.work.entry == "tier2-quotes-close")
     assert close.capacity == 30 * 55 and not close.fits
@@ -85,3 +86,28 @@ def test_tiers_by_dollar_volume_with_pins():
     assert got == {"E": 1, "B": 1, "C": 2, "A": 2, "D": 3}
     with pytest.raises(ValueError, match="pinned tier 9"):
         assign_tiers(volume, pins={"A": 9}, sizes=(2, None))
+
+
+def test_the_seed_plan_is_expressible_and_fits_the_free_tiers():
+    free = {
+        "finnhub": parse_policy("30/second, 60/minute"),
+        "polygon": parse_policy("5/minute"),
+        "alphavantage": parse_policy("1/second, 25/day, 25/day@America/New_York"),
+        "yahoo": parse_policy("1/second, 30/minute, 1000/day"),
+    }
+    work = {w.entry: w for w in work_for(beat_schedule.entries("seed"), 6500)}
+    # the seed's table: tier 1 hourly from Finnhub, 20 tier-2 symbols a day from Alpha Vantage,
+    # 100 tier-3 symbols a day from Polygon, tier 4 weekly from Yahoo
+    assert (
+        work["seed-tier1-hourly"].provider,
+        work["seed-tier1-hourly"].calls,
+        work["seed-tier1-hourly"].runs,
+    ) == ("finnhub", 500, 7)
+    assert (work["seed-tier2-rotation"].provider, work["seed-tier2-rotation"].calls) == ("alphavantage", 20)
+    assert (work["seed-tier3-subset"].provider, work["seed-tier3-subset"].calls) == ("polygon", 100)
+    assert (work["seed-tier4-weekly"].provider, work["seed-tier4-weekly"].calls) == ("yahoo", 500)
+    rows = capacity_plan(list(work.values()), free)
+    assert all(r.fits for r in rows), [(r.work.entry, r.work.calls, r.capacity) for r in rows if not r.fits]
+    # a tighter Yahoo pace would not serve a fifth of tier 4 in the entry's three hours
+    tight = capacity_plan(list(work.values()), dict(free, yahoo=parse_policy("2/minute")))
+    assert [r.work.entry for r in tight if not r.fits] == ["seed-tier4-weekly"]

@@ -53,6 +53,7 @@ def test_overrides_are_read_and_urls_lose_trailing_slash():
         ({"TICKERBEAT_VISIBILITY_TIMEOUT_SECONDS": "nan"}, "TICKERBEAT_VISIBILITY_TIMEOUT_SECONDS", "nan"),
         ({"TICKERBEAT_POOLS": "api_calls=zero"}, "TICKERBEAT_POOLS", "api_calls=zero"),
         ({"YAHOO_READ_TIMEOUT_SECONDS": "0"}, "YAHOO_READ_TIMEOUT_SECONDS", "0"),
+        ({"TICKERBEAT_TIER_PLAN": "weekly-ish"}, "TICKERBEAT_TIER_PLAN", "weekly-ish"),
     ],
 )
 def test_malformed_values_name_the_variable_and_quote_the_value(env, variable, quoted):
