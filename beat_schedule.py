@@ -32,6 +32,7 @@ class Entry:
     days stop at their early close), ``after-session`` (the most recent completed session, once),
     ``monthly`` (the first trading day of a month), ``weekly`` (the first trading day of a week).
     ``expires``: seconds after sending when the message is discarded unrun (a late run is worse than none).
+    ``conserve``: the order in which conservation mode drops the entry (planning/budget.py); 0 never.
     """
 
     name: str
@@ -41,6 +42,7 @@ class Entry:
     expires: int
     why: str
     kwargs: dict = field(default_factory=dict)
+    conserve: int = 0  # 0: essential; 1..3: dropped in conservation mode from this level on (1 goes first)
 
     def slots(self) -> list[tuple[int, int]]:
         """The entry's New York (hour, minute) slots."""
@@ -80,6 +82,9 @@ COMMON: tuple[Entry, ...] = (
           "a nightly copy of the database, kept for the retention period"),
     Entry("hung-chord-watchdog", "tasks.maintenance.watchdog", "00:00-23:00", "daily", 50 * 60,
           "re-drive chords whose header tasks were lost, hourly"),
+    # Conservation mode follows the month's cost projection; hourly is soon enough for daily-metered usage.
+    Entry("budget-check", "tasks.planner.check_budget", "00:15-23:15", "daily", 50 * 60,
+          "month-to-date cost and projection; conservation mode on or off"),
     # Monthly: tiers follow dollar volume; the model is retrained on a month more of data.
     Entry("tier-reassignment", "tasks.tiers.reassign_tiers", "06:00", "monthly", 6 * HOUR,
           "tiers follow the last month's dollar volume"),
@@ -95,14 +100,15 @@ PLANS: dict[str, tuple[Entry, ...]] = {
         # Tier 1 (the 500 most traded) wants intraday freshness; 500 Finnhub quotes take ~9 min at the
         # free 60/minute, so an hourly sweep leaves most of the quota for the close.
         Entry("tier1-quotes-hourly", "tasks.planner.plan_refresh", "09:30-15:30", "market-hours", 50 * 60,
-              "intraday freshness for the most traded symbols", {"tiers": [1], "provider": "finnhub"}),
+              "intraday freshness for the most traded symbols", {"tiers": [1], "provider": "finnhub"}, conserve=1),
         # At the close, tiers 1 and 2 get a quote that is their provisional close (the official bar comes
         # overnight); 2,000 quotes fit in the hour at 60/minute.
         Entry("tier2-quotes-close", "tasks.planner.plan_refresh", "16:00", "session", 55 * 60,
-              "provisional closes for tiers 1-2 before the evening analysis", {"tiers": [1, 2], "provider": "finnhub"}),
+              "provisional closes for tiers 1-2 before the evening analysis", {"tiers": [1, 2], "provider": "finnhub"},
+              conserve=3),
         # Tier 3 an hour later, once tier 2's sweep has used its part of the minute quota.
         Entry("tier3-quotes-close", "tasks.planner.plan_refresh", "17:00", "session", 55 * 60,
-              "provisional closes for tier 3", {"tiers": [3], "provider": "finnhub"}),
+              "provisional closes for tier 3", {"tiers": [3], "provider": "finnhub"}, conserve=2),
         # Polygon's free plan serves a day only after it ends (midnight New York): the whole market's
         # official bars in one grouped call, plus the session before it for late corrections.
         Entry("eod-bars", "tasks.planner.plan_eod", "00:30", "after-session", 3 * HOUR,
@@ -115,16 +121,17 @@ PLANS: dict[str, tuple[Entry, ...]] = {
     # through the tier (symbols with the oldest data first) as far as the per-run budget goes.
     "seed": (
         Entry("seed-tier1-hourly", "tasks.planner.plan_refresh", "09:30-15:30", "market-hours", 50 * 60,
-              "tier 1: Finnhub quotes hourly in market hours", {"tiers": [1], "provider": "finnhub"}),
+              "tier 1: Finnhub quotes hourly in market hours", {"tiers": [1], "provider": "finnhub"}, conserve=3),
         Entry("seed-tier2-rotation", "tasks.planner.plan_refresh", "16:00", "session", 55 * 60,
               "tier 2: Alpha Vantage daily series, 20 symbols a day (a 75-day cycle for 1,500)",
-              {"tiers": [2], "provider": "alphavantage", "per_run": 20}),
+              {"tiers": [2], "provider": "alphavantage", "per_run": 20}, conserve=2),
         Entry("seed-tier3-subset", "tasks.planner.plan_refresh", "17:00", "session", 55 * 60,
-              "tier 3: Polygon previous-day bars, 100 symbols a day", {"tiers": [3], "provider": "polygon", "per_run": 100}),
+              "tier 3: Polygon previous-day bars, 100 symbols a day", {"tiers": [3], "provider": "polygon", "per_run": 100},
+              conserve=2),
         # Weekly for every tier-4 symbol: a fifth of the default 2,500 each session, oldest first.
         Entry("seed-tier4-weekly", "tasks.planner.plan_refresh", "06:00", "session", 3 * HOUR,
               "tier 4: Yahoo history, each symbol once a week; served from cache in between",
-              {"tiers": [4], "provider": "yahoo", "per_run": 500}),
+              {"tiers": [4], "provider": "yahoo", "per_run": 500}, conserve=1),
     ),
 }
 DEFAULT_PLAN = "bulk-first"
@@ -179,6 +186,17 @@ def due(entry: Entry, now: datetime) -> Firing | None:
         return None
     day = _day_for(entry, slot, now)
     return Firing(day, slot) if day is not None else None
+
+
+def gate(entry: Entry, now: datetime, conservation_level: int = 0) -> Firing | str:
+    """The firing to run now, or the reason to skip it: not due (calendar), or dropped by conservation
+    mode (the budget check's ``conservation_level`` reached the entry's ``conserve`` rank)."""
+    firing = due(entry, now)
+    if firing is None:
+        return f"not due (calendar {entry.calendar})"
+    if entry.conserve and conservation_level >= entry.conserve:
+        return f"conservation mode level {conservation_level}: its symbols are served from cache"
+    return firing
 
 
 def due_day(entry: Entry, now: datetime) -> date | None:

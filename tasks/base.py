@@ -32,10 +32,11 @@ class TickerbeatTask(Task):
         entry_name = kwargs.pop("_entry", None)
         if entry_name is not None:
             entry = beat_schedule.BY_NAME[entry_name]
-            firing = beat_schedule.due(entry, datetime.now(UTC))
-            if firing is None:
-                log.info("%s: skipped, not due now (calendar %s)", entry_name, entry.calendar)
-                return {"skipped": "not due", "entry": entry_name}
+            level = _conservation_level() if entry.conserve else 0
+            firing = beat_schedule.gate(entry, datetime.now(UTC), level)
+            if isinstance(firing, str):
+                log.info("%s: skipped, %s", entry_name, firing)
+                return {"skipped": firing, "entry": entry_name}
             claim = f"tickerbeat:fired:{entry_name}:{firing.key}"
             if not context.current().redis.set(claim, "1", nx=True, ex=CLAIM_SECONDS):
                 log.info("%s: skipped, %s already ran", entry_name, firing.key)
@@ -47,3 +48,9 @@ class TickerbeatTask(Task):
 def tickerbeat_task(**options):
     """``@app.task`` with the tickerbeat base; the task's name is ``tasks.<module>.<function>``."""
     return app.task(base=TickerbeatTask, **options)
+
+
+def _conservation_level() -> int:
+    from tasks.planner import conservation_level
+
+    return conservation_level()

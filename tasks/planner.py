@@ -197,3 +197,41 @@ def after_backfill(results: list, day: str) -> dict:
         record_usage(s, day, results)
     stored = sum(r.get("stored", 0) for r in results if isinstance(r, dict))
     return {"day": day, "sessions": len(results), "bars": stored}
+
+
+CONSERVATION_KEY = "tickerbeat:conservation"
+
+
+def conservation_level() -> int:
+    """The level set by the last budget check (0 when none ran)."""
+    raw = context.current().redis.get(CONSERVATION_KEY)
+    return int(json.loads(raw).get("level", 0)) if raw else 0
+
+
+@tickerbeat_task(name="tasks.planner.check_budget", expires=3000)
+def check_budget(day: str) -> dict:
+    """Month-to-date cost and projection from recorded usage and the plans; sets conservation mode."""
+    from planning.budget import budget_status, provider_cost
+    from storage import usage_for
+
+    ctx = context.current()
+    today = date.fromisoformat(day)
+    calls: dict[str, dict[date, int]] = {p: {} for p in ctx.settings.providers}
+    with ctx.db.session() as s:
+        for n in range(1, today.day + 1):
+            d = today.replace(day=n)
+            for provider, counts in usage_for(s, d).items():
+                calls.setdefault(provider, {})[d] = counts.get("calls", 0)
+    costs = [provider_cost(name, p.monthly_usd, p.included_calls, p.overage_usd_per_call, calls.get(name, {}), today)
+             for name, p in ctx.settings.providers.items()]  # fmt: skip
+    status = budget_status(costs, ctx.settings.monthly_budget_usd, ctx.settings.budget_warning_usd)
+    previous = conservation_level()
+    summary = {"day": day, "level": status.level, "active": status.active,
+               "month_to_date_usd": round(status.month_to_date_usd, 2), "projection_usd": round(status.projection_usd, 2),
+               "budget_usd": status.budget_usd, "warning_usd": status.warning_usd,
+               "providers": {c.provider: round(c.projection_usd, 2) for c in costs}}  # fmt: skip
+    ctx.redis.set(CONSERVATION_KEY, json.dumps(summary))
+    if status.level != previous:
+        log.warning("conservation mode level %d -> %d: projection %.2f USD (warning %.2f, budget %.2f)",
+                    previous, status.level, status.projection_usd, status.warning_usd, status.budget_usd)  # fmt: skip
+    return _record(day, "budget", summary)

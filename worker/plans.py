@@ -14,8 +14,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Plan:
+    """``monthly_usd``: flat fee; ``included_calls``: calls a month the fee covers (None: all);
+    ``overage_usd_per_call``: price of each call beyond them (metered plans; 0 for flat ones)."""
+
     policy: str
     monthly_usd: float = 0.0
+    included_calls: int | None = None
+    overage_usd_per_call: float = 0.0
 
 
 PLANS: dict[str, dict[str, Plan]] = {

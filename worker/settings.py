@@ -57,6 +57,8 @@ class ProviderSettings:
     plan: str
     quota: str  # policy text for ratelimits.parse_policy
     monthly_usd: float
+    included_calls: int | None
+    overage_usd_per_call: float
     connect_timeout: float
     read_timeout: float
 
@@ -130,6 +132,10 @@ def _provider(env: _Env, name: str) -> ProviderSettings:
         plan=plan,
         quota=quota,
         monthly_usd=env.number(f"{prefix}_MONTHLY_USD", plans[plan].monthly_usd, minimum=0.0),
+        included_calls=env.optional_int(f"{prefix}_INCLUDED_CALLS", plans[plan].included_calls),
+        overage_usd_per_call=env.number(
+            f"{prefix}_OVERAGE_USD_PER_CALL", plans[plan].overage_usd_per_call, minimum=0.0
+        ),
         connect_timeout=env.number(f"{prefix}_CONNECT_TIMEOUT_SECONDS", 5.0, minimum=0.1),
         read_timeout=env.number(f"{prefix}_READ_TIMEOUT_SECONDS", 30.0, minimum=0.1),
     )
@@ -179,6 +185,14 @@ class _Env:
         if maximum is not None and value > maximum:
             raise SettingsError(f"{name}: must be at most {maximum:g}, got {raw!r}")
         return value
+
+    def optional_int(self, name: str, default: int | None) -> int | None:
+        raw = self._environ.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        if not raw.strip().isdigit():
+            raise SettingsError(f"{name}: expected a whole number of calls, got {raw!r}")
+        return int(raw.strip())
 
     def url(self, name: str, default: str, *, schemes: tuple[str, ...]) -> str:
         value = self.str(name, default)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -61,6 +62,14 @@ def test_a_whole_day_covers_every_symbol_without_violations(stack):
     assert len(recommended) >= 0.9 * len(symbols)
     assert len(indicators) >= 0.9 * len(symbols)
     assert stack.sandbox.stats()["totals"]["throttled"] == before  # 0 violations during the day
+    # the budget check runs on the day's usage: free plans cost nothing, so no conservation
+    from stack.day import Phase
+
+    budget = stack.driver.phase(
+        Phase("budget", "tasks.planner.check_budget", "+0 21:00"), day, day=day.isoformat()
+    )
+    assert (budget["level"], budget["projection_usd"]) == (0, 0.0)
+    assert json.loads(stack.redis.get("tickerbeat:conservation"))["level"] == 0
     # the evening ranks what has a bar or provisional close; the pre-market refresh ranks everyone
     assert results["recommendations"]["recommendations"] <= len(recommended)
     _assert_no_duplicates(stack.db)

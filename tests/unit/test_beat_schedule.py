@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 import beat_schedule
+import marketcal
 from beat_schedule import BY_NAME, ENTRIES, due_day
 
 
@@ -85,3 +86,30 @@ def test_firing_keys_name_the_work_once():
     assert friday_night.key == thursday_night.key
     hourly = BY_NAME["tier1-quotes-hourly"]
     assert due(hourly, utc(2026, 11, 25, 14, 30)).key != due(hourly, utc(2026, 11, 25, 15, 30)).key
+
+
+@pytest.mark.parametrize(
+    ("entry", "level", "runs"),
+    [
+        ("tier1-quotes-hourly", 0, True),
+        ("tier1-quotes-hourly", 1, False),  # extra intraday sweeps go first
+        ("tier3-quotes-close", 1, True),
+        ("tier3-quotes-close", 2, False),
+        ("tier2-quotes-close", 2, True),
+        ("tier2-quotes-close", 3, False),
+        ("technical-analysis", 3, True),  # essential work is never dropped
+        ("eod-bars", 3, True),
+    ],
+)
+def test_conservation_mode_drops_optional_entries_in_order(entry, level, runs):
+    from beat_schedule import Firing, gate
+
+    e = BY_NAME[entry]
+    # an instant at which the entry is due: its first slot on a trading day (New York time)
+    hour, minute = e.slots()[0]
+    day = date(2026, 11, 26) if e.calendar == "after-session" else date(2026, 11, 25)
+    local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=marketcal.EASTERN)
+    result = gate(e, local, level)
+    assert isinstance(result, Firing) is runs, result
+    if not runs:
+        assert "conservation mode" in result

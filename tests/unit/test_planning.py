@@ -42,7 +42,10 @@ def _stats(windows, blocked_until=None, at=1000.0):
 )
 def test_remaining_calls(policy, used, next_resets, blocked_until, seconds, expected):
     p = parse_policy(policy)
-    windows = [WindowStats(w.text, w.limit, w.seconds, u, r) for w, u, r in zip(p.windows, used, next_resets)]
+    windows = [
+        WindowStats(w.text, w.limit, w.seconds, u, r)
+        for w, u, r in zip(p.windows, used, next_resets, strict=True)
+    ]
     assert remaining_calls(p, _stats(windows, blocked_until), seconds) == expected
 
 

@@ -54,6 +54,8 @@ def test_overrides_are_read_and_urls_lose_trailing_slash():
         ({"TICKERBEAT_POOLS": "api_calls=zero"}, "TICKERBEAT_POOLS", "api_calls=zero"),
         ({"YAHOO_READ_TIMEOUT_SECONDS": "0"}, "YAHOO_READ_TIMEOUT_SECONDS", "0"),
         ({"TICKERBEAT_TIER_PLAN": "weekly-ish"}, "TICKERBEAT_TIER_PLAN", "weekly-ish"),
+        ({"POLYGON_INCLUDED_CALLS": "-5"}, "POLYGON_INCLUDED_CALLS", "-5"),
+        ({"POLYGON_OVERAGE_USD_PER_CALL": "cheap"}, "POLYGON_OVERAGE_USD_PER_CALL", "cheap"),
     ],
 )
 def test_malformed_values_name_the_variable_and_quote_the_value(env, variable, quoted):

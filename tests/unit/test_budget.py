@@ -1,0 +1,42 @@
+"""Cost with overage and conservation levels, from hand-worked tables."""
+
+from datetime import date
+
+import pytest
+
+from planning.budget import budget_status, conservation_level, provider_cost
+
+NOV = date(2026, 11, 10)  # 30-day month, day 10
+
+
+@pytest.mark.parametrize(
+    ("monthly", "included", "overage", "calls", "mtd", "projection"),
+    [
+        (0.0, None, 0.0, {date(2026, 11, 1): 5000}, 0.0, 0.0),  # free: nothing, however many calls
+        (30.0, None, 0.0, {}, 10.0, 30.0),  # flat fee: 1 $/day accrued, projects to the fee
+        # metered: 1,000 included, then 1 cent a call; 1,500 calls so far -> 5 $ overage
+        (0.0, 1000, 0.01, {date(2026, 11, 2): 800, date(2026, 11, 9): 700}, 5.0, 15.0),
+        # calls from October do not count against November's allowance
+        (0.0, 1000, 0.01, {date(2026, 10, 30): 5000, date(2026, 11, 9): 700}, 0.0, 0.0),
+    ],
+)
+def test_provider_cost(monthly, included, overage, calls, mtd, projection):
+    c = provider_cost("p", monthly, included, overage, calls, NOV)
+    assert c.month_to_date_usd == pytest.approx(mtd)
+    assert c.projection_usd == pytest.approx(projection)
+
+
+@pytest.mark.parametrize(
+    ("projection", "level"),
+    [(0.0, 0), (39.99, 0), (40.0, 1), (43.3, 1), (43.34, 2), (46.7, 3), (50.0, 3), (80.0, 3)],
+)
+def test_levels_between_warning_and_budget(projection, level):
+    assert conservation_level(projection, 40.0, 50.0) == level
+
+
+def test_budget_status_sums_providers():
+    a = provider_cost("a", 30.0, None, 0.0, {}, NOV)
+    b = provider_cost("b", 0.0, 0, 0.01, {date(2026, 11, 5): 500}, NOV)  # 5 $ so far -> 15 $ projected
+    status = budget_status([a, b], 50.0, 40.0)
+    assert status.projection_usd == pytest.approx(45.0)
+    assert status.active and status.level == 2
