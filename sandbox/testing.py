@@ -109,7 +109,8 @@ class SandboxProcess:
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
             self._proc = subprocess.Popen(self.command(port), cwd=_ROOT, env=env, stdout=self._log,
-                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                          start_new_session=True)  # fmt: skip  # a terminal's Ctrl-C is ours to handle
             self.port = port
             deadline = time.monotonic() + self.startup_timeout
             while time.monotonic() < deadline:
