@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
 
 import redis
@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitoring import db_source, redis_source
 from monitoring.samples import Samples, described
 from planning import cost
+from planning.budget import provider_cost
 from ratelimits import Limiter, QuotaUnavailable, parse_policy
 from worker.queues import QUEUE_NAMES
 from worker.settings import Settings
@@ -29,20 +30,30 @@ log = logging.getLogger("tickerbeat.exporter")
 SOURCE_ERRORS = (redis.RedisError, QuotaUnavailable, SQLAlchemyError, OSError)
 
 
-def cost_samples(settings: Settings, today: date) -> Samples:
-    """Plan fees accrued per provider on ``today`` (a UTC day), month to date, projection and budget."""
+def cost_samples(settings: Settings, today: date, usage: Mapping[str, Mapping[date, int]]) -> Samples:
+    """Per provider: the cost accrued on ``today`` (a UTC day), month to date and the month's projection,
+    from the plans (flat fee, included calls, overage price) and ``usage`` (calls per day this month), the
+    same arithmetic as the budget check that sets conservation mode (``planning.budget``)."""
     out = Samples()
-    projected = 0.0
-    for name, p in sorted(settings.providers.items()):
-        mtd = cost.month_to_date(cost.accrued_fees(p.monthly_usd, today), today)
-        projection = cost.projection(mtd, today)
-        projected += projection
-        out.add("tickerbeat_cost_daily_usd", cost.daily_fee(p.monthly_usd, today), name)
-        out.add("tickerbeat_cost_month_to_date_usd", mtd, name)
-        out.add("tickerbeat_cost_monthly_projection_usd", projection, name)
+    costs = [
+        provider_cost(
+            name, p.monthly_usd, p.included_calls, p.overage_usd_per_call, usage.get(name, {}), today
+        )
+        for name, p in sorted(settings.providers.items())
+    ]
+    for c in costs:
+        out.add("tickerbeat_cost_daily_usd", c.today_usd, c.provider)
+        out.add("tickerbeat_cost_month_to_date_usd", c.month_to_date_usd, c.provider)
+        out.add("tickerbeat_cost_monthly_projection_usd", c.projection_usd, c.provider)
+    projected = sum(c.projection_usd for c in costs)
+    out.add("tickerbeat_budget_utilisation_ratio", cost.budget_share(projected, settings.monthly_budget_usd))
+    return out
+
+
+def budget_samples(settings: Settings) -> Samples:
+    out = Samples()
     out.add("tickerbeat_budget_monthly_usd", settings.monthly_budget_usd)
     out.add("tickerbeat_budget_warning_usd", settings.budget_warning_usd)
-    out.add("tickerbeat_budget_utilisation_ratio", cost.budget_share(projected, settings.monthly_budget_usd))
     return out
 
 
@@ -51,8 +62,8 @@ class TickerbeatCollector:
 
     Clients are injected: ``redis_client`` (metrics hashes, quota engine, workers), ``broker`` (queue
     depths; default ``redis_client``), ``beat`` (RedBeat's Redis; default ``redis_client``), ``database``
-    (a ``storage.Database``; None leaves the database metrics out). ``clock``: epoch seconds, for the
-    database's freshness gauges and the cost day.
+    (a ``storage.Database``; None leaves the database metrics out, cost included: it needs the month's
+    usage). ``clock``: epoch seconds, for the database's freshness gauges and the cost day.
     """
 
     def __init__(
@@ -81,7 +92,7 @@ class TickerbeatCollector:
     def collect(self) -> Iterator[Metric]:
         started = time.monotonic()
         now = datetime.fromtimestamp(self.clock(), UTC)
-        samples = cost_samples(self.settings, now.date())
+        samples = budget_samples(self.settings)
         readers: list[tuple[str, Callable[[], Samples]]] = [
             ("redis", self._read_redis),
             ("broker", lambda: redis_source.read_queues(self.broker, QUEUE_NAMES)),
@@ -107,4 +118,6 @@ class TickerbeatCollector:
 
     def _read_database(self, now: datetime) -> Samples:
         with self.database.session() as session:
-            return db_source.read_database(session, now, sorted(self.settings.providers))
+            out, usage = db_source.read_database(session, now, sorted(self.settings.providers))
+        out.merge(cost_samples(self.settings, now.date(), usage))
+        return out

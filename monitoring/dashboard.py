@@ -63,7 +63,9 @@ ROWS: list[tuple[str, list[tuple[str, str, str, list[tuple[str, str]]]]]] = [
             ("tickerbeat_cost_month_to_date_usd", "month to date {{provider}}"),
             ("tickerbeat_cost_monthly_projection_usd", "projection {{provider}}")]),
         ("Budget utilisation", "stat", "percentunit", [("tickerbeat_budget_utilisation_ratio", "projected / budget")]),
-        ("Conservation mode", "stat", "short", [("tickerbeat_conservation_mode", "active")]),
+        ("Conservation mode", "stat", "short", [
+            ("tickerbeat_conservation_mode", "active"),
+            ("tickerbeat_conservation_level", "level (0-3)")]),
     ]),
     ("Pipeline", [
         ("Task runs per minute by state", "timeseries", "short", [

@@ -21,31 +21,34 @@ RECENT_BATCHES = timedelta(days=7)
 _AGGREGATE_SCOPES = ("all", "tier:")
 
 
-def read_database(session: Session, now: datetime, providers: list[str]) -> Samples:
-    """Every database-backed gauge at the aware instant ``now``."""
+def read_database(session: Session, now: datetime, providers: list[str]) -> tuple[Samples, Usage]:
+    """Every database-backed gauge at the aware instant ``now``, and the month's calls per provider per
+    day (the input of the cost figures)."""
     out = Samples()
-    _usage(session, now.astimezone(UTC).date(), providers, out)
+    usage = _usage(session, now.astimezone(UTC).date(), providers, out)
     _batches(session, now, out)
     _bars(session, now, out)
     _quality(session, out)
-    return out
+    return out, usage
 
 
-def _usage(session: Session, today: date, providers: list[str], out: Samples) -> None:
-    first = today.replace(day=1)
+Usage = dict[str, dict[date, int]]
+
+
+def _usage(session: Session, today: date, providers: list[str], out: Samples) -> Usage:
+    """Calls made per provider per UTC day of ``today``'s month, from ``api_usage``."""
     rows = session.execute(
-        select(ApiUsage.provider, ApiUsage.day, ApiUsage.calls).where(ApiUsage.day.between(first, today))
+        select(ApiUsage.provider, ApiUsage.day, ApiUsage.calls).where(
+            ApiUsage.day.between(today.replace(day=1), today)
+        )
     ).all()
-    day = dict.fromkeys(providers, 0)
-    month = dict.fromkeys(providers, 0)
+    usage: Usage = {p: {} for p in providers}
     for provider, when, calls in rows:
-        month[provider] = month.get(provider, 0) + calls
-        day.setdefault(provider, 0)
-        if when == today:
-            day[provider] += calls
-    for provider in sorted(month):
-        out.add("tickerbeat_api_usage_calls", day[provider], provider, "day")
-        out.add("tickerbeat_api_usage_calls", month[provider], provider, "month")
+        usage.setdefault(provider, {})[when] = calls
+    for provider, days in sorted(usage.items()):
+        out.add("tickerbeat_api_usage_calls", days.get(today, 0), provider, "day")
+        out.add("tickerbeat_api_usage_calls", sum(days.values()), provider, "month")
+    return usage
 
 
 def _batches(session: Session, now: datetime, out: Samples) -> None:

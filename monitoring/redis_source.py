@@ -36,7 +36,7 @@ def read_metrics(r, beat=None) -> Samples:
     pipe.hgetall(recording.TASKS_KEY)
     pipe.hgetall(recording.TASK_SECONDS_KEY)
     pipe.get(recording.CONSERVATION_KEY)
-    calls, call_seconds, tasks, task_seconds, conservation = pipe.execute()
+    calls, call_seconds, tasks, task_seconds, conservation_raw = pipe.execute()
     tick = (beat or r).get(recording.BEAT_TICK_KEY)
 
     for labels, n in sorted(recording.counts(calls, 3).items()):
@@ -52,21 +52,24 @@ def read_metrics(r, beat=None) -> Samples:
     ):
         out.histogram("tickerbeat_task_duration_seconds", labels, buckets, total)
     out.add("tickerbeat_beat_last_tick_timestamp_seconds", float(_text(tick)) if tick else 0.0)
-    out.add("tickerbeat_conservation_mode", 1.0 if conservation_active(conservation) else 0.0)
+    active, level = conservation(conservation_raw)
+    out.add("tickerbeat_conservation_mode", 1.0 if active else 0.0)
+    out.add("tickerbeat_conservation_level", level)
     return out
 
 
-def conservation_active(raw) -> bool:
-    """Whether the ``tickerbeat:conservation`` value (JSON ``{"active": bool, ...}``) says active.
-    Absent or unreadable: False (an unreadable value is logged)."""
+def conservation(raw) -> tuple[bool, int]:
+    """(active, level) from the budget check's ``tickerbeat:conservation`` value (JSON with ``active`` and
+    ``level``). Absent: (False, 0). Unreadable: logged, and (False, 0)."""
     if raw is None:
-        return False
+        return False, 0
     try:
         value = json.loads(raw)
-    except (TypeError, ValueError):
+        level = int(value.get("level", 0))
+        return bool(value.get("active", level > 0)), level
+    except (TypeError, ValueError, AttributeError):
         log.warning("conservation: unreadable value %r, reported as inactive", _text(raw)[:80])
-        return False
-    return bool(value.get("active")) if isinstance(value, dict) else bool(value)
+        return False, 0
 
 
 def read_workers(r, queues: Iterable[str]) -> Samples:

@@ -208,12 +208,27 @@ def test_beat_ticks_are_stamped_with_the_redis_clock(redis_url, redis_client, ex
         scheduler.close()
 
 
-def test_conservation_mode_follows_its_redis_key(redis_client, exporter):
+def test_conservation_mode_follows_the_budget_checks_key(redis_client, exporter):
+    from tasks.planner import CONSERVATION_KEY
+
+    assert recording.CONSERVATION_KEY == CONSERVATION_KEY
     url = exporter()
+    samples = scrape(url)
+    assert (
+        value(samples, "tickerbeat_conservation_mode") == 0
+        and value(samples, "tickerbeat_conservation_level") == 0
+    )
+    redis_client.set(
+        CONSERVATION_KEY, '{"day": "2026-11-25", "level": 2, "active": true, "projection_usd": 45.5}'
+    )
+    samples = scrape(url)
+    assert (
+        value(samples, "tickerbeat_conservation_mode") == 1
+        and value(samples, "tickerbeat_conservation_level") == 2
+    )
+    redis_client.set(CONSERVATION_KEY, '{"level": 0, "active": false}')
     assert value(scrape(url), "tickerbeat_conservation_mode") == 0
-    redis_client.set(recording.CONSERVATION_KEY, '{"active": true, "reason": "projection $41"}')
-    assert value(scrape(url), "tickerbeat_conservation_mode") == 1
-    redis_client.set(recording.CONSERVATION_KEY, '{"active": false}')
+    redis_client.set(CONSERVATION_KEY, "garbage")
     assert value(scrape(url), "tickerbeat_conservation_mode") == 0
 
 
@@ -263,7 +278,9 @@ def _seed(db: Database) -> None:
 
 def test_database_and_cost_figures(db, exporter):
     _seed(db)
-    samples = scrape(exporter({"POLYGON_PLAN": "starter"}, database=db))  # $29 a month
+    # Polygon's $29 flat plan; Finnhub metered by hand: 10 calls a month included, 50 cents each beyond
+    plans = {"POLYGON_PLAN": "starter", "FINNHUB_INCLUDED_CALLS": "10", "FINNHUB_OVERAGE_USD_PER_CALL": "0.5"}
+    samples = scrape(exporter(plans, database=db))
     assert value(samples, "tickerbeat_exporter_source_up", source="database") == 1
     assert value(samples, "tickerbeat_api_usage_calls", provider="finnhub", window="day") == 7
     assert value(samples, "tickerbeat_api_usage_calls", provider="finnhub", window="month") == 12
@@ -277,12 +294,14 @@ def test_database_and_cost_figures(db, exporter):
         29 * 25 / 30
     )
     assert value(samples, "tickerbeat_cost_monthly_projection_usd", provider="polygon") == pytest.approx(29)
-    assert value(samples, "tickerbeat_cost_monthly_projection_usd", provider="finnhub") == 0
-    assert (
-        value(samples, "tickerbeat_budget_monthly_usd") == 50
-        and value(samples, "tickerbeat_budget_warning_usd") == 40
-    )
-    assert value(samples, "tickerbeat_budget_utilisation_ratio") == pytest.approx(29 / 50)
+    # Finnhub: 5 calls yesterday, 7 today: the 11th and 12th are billed today; 1 $ in 25 days -> 1.2 $ a month
+    assert value(samples, "tickerbeat_cost_daily_usd", provider="finnhub") == pytest.approx(1.0)
+    assert value(samples, "tickerbeat_cost_month_to_date_usd", provider="finnhub") == pytest.approx(1.0)
+    assert value(samples, "tickerbeat_cost_monthly_projection_usd", provider="finnhub") == pytest.approx(1.2)
+    assert value(samples, "tickerbeat_cost_monthly_projection_usd", provider="yahoo") == 0
+    assert value(samples, "tickerbeat_budget_monthly_usd") == 50
+    assert value(samples, "tickerbeat_budget_warning_usd") == 40
+    assert value(samples, "tickerbeat_budget_utilisation_ratio") == pytest.approx((29 + 1.2) / 50)
     # chords: b1 before its deadline, b2 past it; yahoo's last completed batch took half an hour
     assert value(samples, "tickerbeat_chord_batches_pending", kind="finnhub.quote") == 1
     assert value(samples, "tickerbeat_chord_batches_stalled", kind="finnhub.quote") == 1
@@ -326,6 +345,7 @@ def test_an_unreachable_source_is_reported_and_the_rest_served(redis_url, export
     assert value(samples, "tickerbeat_exporter_source_up", source="database") == 0
     assert value(samples, "tickerbeat_budget_monthly_usd") == 50  # needs no source
     assert not named(samples, "tickerbeat_quota_used") and not named(samples, "tickerbeat_active_symbols")
+    assert not named(samples, "tickerbeat_cost_month_to_date_usd")  # needs the month's usage
     missing.dispose()
 
 
