@@ -19,10 +19,12 @@ and the real database are never touched. Times are seconds.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import queue
 import sys
-import threading
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -107,45 +109,66 @@ def _call(client, provider: str, symbol: str, i: int, day: date):
     return client.daily_history(symbol, day - timedelta(days=30), day)
 
 
+def _caller(settings: Settings, redis_url: str, provider: str, offset: int, symbols: list[str], day: date,
+            deadline: float, out) -> None:  # fmt: skip
+    """One simulated worker process: its own Redis connection, ``Limiter`` and client; calls until
+    ``deadline`` (``time.monotonic``, system-wide) or until the quota defers it; puts its outcomes on ``out``."""
+    connection = redis.Redis.from_url(redis_url)
+    limiter = ratelimits.Limiter(connection, guard=settings.quota_guard_seconds)
+    client = provider_client(settings, provider, limiter, max_wait=max(0.0, deadline - time.monotonic()))
+    outcomes: Counter = Counter()
+    try:
+        for i in range(offset, offset + 100_000):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            client.max_wait = left  # never wait past the end of the run
+            result = _call(client, provider, symbols[i % len(symbols)], i, day)
+            outcomes[result.outcome.value] += 1
+            if result.outcome in (Outcome.DEFERRED, Outcome.THROTTLED, Outcome.QUOTA_EXHAUSTED):
+                break  # blocked or out of quota until after the run
+        out.put((provider, dict(outcomes), None))
+    except Exception as exc:  # noqa: BLE001 - reported as the check's problem
+        out.put((provider, dict(outcomes), f"{provider}: {type(exc).__name__}: {exc}"))
+    finally:
+        client.session.close()
+        connection.close()
+
+
 def live_run(
     settings: Settings, redis_url: str, seconds: float, symbols: list[str], day: date
 ) -> dict[str, Counter]:
-    """Every provider's client in as many threads as its queue has worker processes, each with its own
-    Redis connection and ``Limiter``, calling as fast as the quota lets it for ``seconds``. Returns the
-    outcomes per provider (``deferred``: the quota's next slot lay beyond the run, no call made)."""
-    outcomes = {p: Counter() for p in PROVIDERS}
-    errors: list[str] = []
+    """Every provider's client in as many processes as its queue has worker processes (as the workers run),
+    calling as fast as the quota lets them for ``seconds``. Returns the outcomes per provider
+    (``deferred``: the quota's next slot lay beyond the run, no call made)."""
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
     deadline = time.monotonic() + seconds
-
-    def worker(provider: str, offset: int) -> None:
-        connection = redis.Redis.from_url(redis_url)
-        limiter = ratelimits.Limiter(connection, guard=settings.quota_guard_seconds)
-        client = provider_client(settings, provider, limiter, max_wait=seconds)
-        try:
-            for i in range(offset, offset + 100_000):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                client.max_wait = left  # never wait past the end of the run
-                result = _call(client, provider, symbols[i % len(symbols)], i, day)
-                outcomes[provider][result.outcome.value] += 1
-                if result.outcome in (Outcome.DEFERRED, Outcome.THROTTLED, Outcome.QUOTA_EXHAUSTED):
-                    return  # blocked or out of quota until after the run
-        except Exception as exc:  # noqa: BLE001 - reported as the check's problem
-            errors.append(f"{provider}: {type(exc).__name__}: {exc}")
-        finally:
-            client.session.close()
-            connection.close()
-
-    threads = [
-        threading.Thread(target=worker, args=(p, 7 * k), daemon=True)
+    procs = [
+        context.Process(
+            target=_caller, args=(settings, redis_url, p, 7 * k, symbols, day, deadline, out), daemon=True
+        )
         for p in PROVIDERS
         for k in range(BY_NAME[p].concurrency)
     ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=seconds + 120)
+    for proc in procs:
+        proc.start()
+    outcomes = {p: Counter() for p in PROVIDERS}
+    errors = []
+    for _ in procs:
+        try:
+            provider, counts, error = out.get(timeout=seconds + 120)
+        except queue.Empty:
+            errors.append("a caller process did not report")
+            break
+        outcomes[provider].update(counts)
+        if error:
+            errors.append(error)
+    for proc in procs:
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
     if errors:
         raise RuntimeError("; ".join(errors))
     return outcomes
@@ -216,6 +239,9 @@ def run(args, settings: Settings, say=print) -> list[CheckResult]:
                     result = check_pipeline(server.url, universe=args.universe, workdir=args.workdir, say=say)
             except (SandboxError, RuntimeError, TimeoutError) as exc:
                 result = CheckResult(name, problems=[f"could not run: {exc}"])
+            except Exception as exc:  # noqa: BLE001 - a bug: the traceback, then the other checks
+                traceback.print_exc()
+                result = CheckResult(name, problems=[f"crashed: {type(exc).__name__}: {exc}"])
             result.figures["seconds"] = round(time.monotonic() - start, 1)
             for line in result.lines():
                 say(line)

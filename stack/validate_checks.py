@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import shutil
 import tempfile
@@ -23,6 +24,7 @@ import marketcal
 import ratelimits
 from stack.validate import SANDBOX_SYMBOLS, CheckResult, provider_client, sandbox_settings
 
+RECOMMEND_TASK = "tasks.recommendations.recommend_day"
 HISTORY_DAYS = 720  # inside the free Polygon plan's two years
 PIPELINE_CONCURRENCY = {
     "finnhub": 2,
@@ -127,8 +129,20 @@ def check_sample(settings, redis_url: str, *, count: int = 5, say=print) -> Chec
     return result
 
 
+def _release_results(app) -> None:
+    """Unsubscribe the finished results the backend still tracks, while Redis answers (Celery keeps each
+    ``get()``'s result registered until it is destroyed, which otherwise happens at interpreter exit, after
+    the private Redis stopped: a noisy ignored-exception traceback)."""
+    from celery.result import AsyncResult
+
+    for result in [o for o in gc.get_objects() if isinstance(o, AsyncResult) and o.backend is app.backend]:
+        app.backend.remove_pending_result(result)
+
+
 def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None = None, timeout: float = 600,
-                   say=print) -> CheckResult:  # fmt: skip
+                   api_key: str = "validate-key", say=print) -> CheckResult:  # fmt: skip
+    """The day for ``universe`` symbols on the private Redis at ``redis_url``; database and worker logs in
+    ``workdir`` (a temporary directory by default). ``timeout``: seconds allowed per phase."""
     from sqlalchemy import select
 
     from sandbox.testing import SandboxProcess
@@ -148,17 +162,21 @@ def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None =
     with SandboxProcess(profile="demo", symbols=universe, now=phase_instant(day, "08:00")) as sandbox:
         url = f"sqlite:///{work / 'db' / 'tickerbeat.db'}"
         env = {"REDIS_URL": redis_url, "DATABASE_URL": url, "TICKERBEAT_DATA_DIR": str(work / "data"),
-               "TICKERBEAT_REPORTS_DIR": str(work / "reports"), **sandbox.env(api_key="validate-key"),
+               "TICKERBEAT_REPORTS_DIR": str(work / "reports"), **sandbox.env(api_key=api_key),
                **{f"{p}_PLAN": "demo" for p in ("FINNHUB", "POLYGON", "ALPHAVANTAGE", "YAHOO")}}  # fmt: skip
         settings = Settings.from_env(env)
         upgrade(url)
         client = redis.Redis.from_url(redis_url)
+        app = make_app(settings)
         with ProcessSet(env, work / "logs") as procs:
             procs.start_workers(concurrency=PIPELINE_CONCURRENCY, loglevel="INFO")
-            driver = DayDriver(make_app(settings), client, sandbox=sandbox, timeout=timeout,
-                               check=procs.check_alive, say=lambda _: None)  # fmt: skip
-            driver.prepare(day)
-            phases = driver.run_day(day)
+            driver = DayDriver(app, client, sandbox=sandbox, timeout=timeout, check=procs.check_alive,
+                               say=lambda _: None)  # fmt: skip
+            try:
+                driver.prepare(day)
+                phases = driver.run_day(day)
+            finally:
+                _release_results(app)
         client.close()
         throttled = sandbox.stats()["totals"]["throttled"]
     db = Database(url)
@@ -192,6 +210,9 @@ def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None =
         result.problems.append(f"{len(recommended)} recommended, {len(indicators)} analysed of {n} (< 90 %)")
     if throttled:
         result.problems.append(f"the sandbox answered {throttled} calls with a throttle")
-    if phases["recommendations and report"].get("recommendations") != len(recommended):
+    from stack.day import DAY_PHASES
+
+    ranked = [phases[p.name] for p in DAY_PHASES if p.task == RECOMMEND_TASK and p.name in phases]
+    if ranked and ranked[-1].get("recommendations") != len(recommended):
         result.problems.append("the recommendation task's count differs from the stored recommendations")
     return result
