@@ -38,6 +38,8 @@ PREPARE_PHASES: tuple[Phase, ...] = (
         {"window_seconds": 3600},
     ),
     Phase("tiers by dollar volume", "tasks.tiers.reassign_tiers", "08:20"),
+    # The model is retrained monthly (beat_schedule.py): a day starts with one in place.
+    Phase("model training (walk-forward)", "tasks.recommendations.retrain_model", "08:30"),
 )
 
 # Calendars whose entries make up one trading day, and where on the clock they fall.
@@ -125,14 +127,15 @@ class DayDriver:
         return value
 
     def prepare(self, day: date) -> dict[str, dict]:
-        """Universe, two years of history up to the session before ``day``, and tiers."""
+        """Universe, two years of history up to the session before ``day``, tiers and a trained model."""
         previous = marketcal.previous_trading_day(day)
-        universe, history, tiers = PREPARE_PHASES
+        universe, history, tiers, model = PREPARE_PHASES
         # The clock stands on the morning of ``day``: the previous session has ended and is served.
         return {
             universe.name: self.phase(universe, day),
             history.name: self.phase(history, day, day=previous.isoformat()),
             tiers.name: self.phase(tiers, day, day=previous.isoformat()),
+            model.name: self.phase(model, day, day=previous.isoformat()),
         }
 
     def run_day(self, day: date, phases: tuple[Phase, ...] = DAY_PHASES) -> dict[str, dict]:
