@@ -140,9 +140,12 @@ def _release_results(app) -> None:
 
 
 def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None = None, timeout: float = 600,
-                   api_key: str = "validate-key", say=print) -> CheckResult:  # fmt: skip
+                   api_key: str = "validate-key", guard_seconds: float | None = None,
+                   say=print) -> CheckResult:  # fmt: skip
     """The day for ``universe`` symbols on the private Redis at ``redis_url``; database and worker logs in
-    ``workdir`` (a temporary directory by default). ``timeout``: seconds allowed per phase."""
+    ``workdir`` (a temporary directory by default). ``timeout``: seconds allowed per phase. The workers get
+    the demo plans' quotas whatever the environment says; ``guard_seconds`` replaces the configured quota
+    guard (``TICKERBEAT_QUOTA_GUARD_SECONDS``)."""
     from sqlalchemy import select
 
     from sandbox.testing import SandboxProcess
@@ -163,7 +166,12 @@ def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None =
         url = f"sqlite:///{work / 'db' / 'tickerbeat.db'}"
         env = {"REDIS_URL": redis_url, "DATABASE_URL": url, "TICKERBEAT_DATA_DIR": str(work / "data"),
                "TICKERBEAT_REPORTS_DIR": str(work / "reports"), **sandbox.env(api_key=api_key),
-               **{f"{p}_PLAN": "demo" for p in ("FINNHUB", "POLYGON", "ALPHAVANTAGE", "YAHOO")}}  # fmt: skip
+               # the private Redis for every role, and the demo plans' own quotas, whatever the shell says
+               "CELERY_BROKER_URL": "", "CELERY_RESULT_BACKEND": "", "REDBEAT_REDIS_URL": "",
+               **{f"{p}_PLAN": "demo" for p in ("FINNHUB", "POLYGON", "ALPHAVANTAGE", "YAHOO")},
+               **{f"{p}_QUOTA": "" for p in ("FINNHUB", "POLYGON", "ALPHAVANTAGE", "YAHOO")}}  # fmt: skip
+        if guard_seconds is not None:
+            env["TICKERBEAT_QUOTA_GUARD_SECONDS"] = str(guard_seconds)
         settings = Settings.from_env(env)
         upgrade(url)
         client = redis.Redis.from_url(redis_url)
@@ -178,7 +186,9 @@ def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None =
             finally:
                 _release_results(app)
         client.close()
-        throttled = sandbox.stats()["totals"]["throttled"]
+        served = sandbox.stats()
+        throttled = served["totals"]["throttled"]
+        by_provider = {p: v["throttled"] for p, v in served["providers"].items() if v["throttled"]}
     db = Database(url)
     try:
         with db.session() as s:
@@ -209,7 +219,7 @@ def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None =
     if len(recommended) < 0.9 * n or len(indicators) < 0.9 * n:
         result.problems.append(f"{len(recommended)} recommended, {len(indicators)} analysed of {n} (< 90 %)")
     if throttled:
-        result.problems.append(f"the sandbox answered {throttled} calls with a throttle")
+        result.problems.append(f"the sandbox answered {throttled} calls with a throttle: {by_provider}")
     from stack.day import DAY_PHASES
 
     ranked = [phases[p.name] for p in DAY_PHASES if p.task == RECOMMEND_TASK and p.name in phases]
