@@ -119,6 +119,13 @@ def current() -> Context:
     return _current
 
 
+def install(ctx: Context) -> None:
+    """Use ``ctx`` as this process's context (tests and tools that run task code in-process)."""
+    global _current
+    with _lock:
+        _current = ctx
+
+
 def reset() -> None:
     """Forget the process's resources (after a fork: the child builds its own)."""
     global _current

@@ -7,14 +7,21 @@ latest quote of the session, with volume unknown (NaN, never a made-up number).
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Sequence
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 
 import marketcal
 from analysis.panel import Panel
 from storage import bars_panel, latest_quotes
+from tasks import context
+from tasks.storing import bars_version
+
+FIELDS = ("close", "high", "low", "volume")
 
 # Sessions of history the indicators need: 252 for the 52-week range, 200 for the long averages.
 HISTORY_SESSIONS = 300
@@ -24,13 +31,40 @@ def load_panel(session, day: date, symbols: Sequence[str], sessions: int = HISTO
     """The (sessions x symbols) panel ending at ``day``, provisional quotes filling ``day``'s gaps."""
     start = day - timedelta(days=int(sessions * 7 / 5) + 10)
     days = marketcal.trading_days(start, day)[-sessions:]
-    stored = bars_panel(session, days[0], day, symbols=list(symbols), days=days)
-    close, high, low, volume = (
-        np.array(getattr(stored, f), dtype=np.float64) for f in ("close", "high", "low", "volume")
-    )
+    close, high, low, volume = _stored_bars(session, days, list(symbols))
     if days and days[-1] == day:
         _fill_from_quotes(session, day, list(symbols), close, high, low)
     return Panel(tuple(days), tuple(symbols), close, high, low, volume)
+
+
+def _cache_file(days: list[date], symbols: list[str]) -> Path:
+    digest = hashlib.sha1("\n".join(symbols).encode()).hexdigest()[:12]
+    name = f"{days[0].isoformat()}_{days[-1].isoformat()}_{len(days)}_{digest}.npz"
+    return Path(context.current().settings.data_dir) / "panels" / name
+
+
+def _stored_bars(session, days: list[date], symbols: list[str]) -> tuple[np.ndarray, ...]:
+    """close, high, low, volume (days x symbols) of the stored bars, from this host's cache file when no
+    bar was written anywhere since it was made (the Redis-held bars version), else from the database.
+
+    Reading millions of bars takes seconds; the evening's analysis, predictions and recommendations
+    read the same panel with no bar written in between, so all but the first read come from the file.
+    """
+    path = _cache_file(days, symbols)
+    version = bars_version()
+    try:
+        with np.load(path) as cached:
+            if int(cached["version"]) == version:
+                return tuple(np.array(cached[f]) for f in FIELDS)
+    except (OSError, KeyError, ValueError):
+        pass  # no cache yet, or an unreadable one: read the database
+    stored = bars_panel(session, days[0], days[-1], symbols=symbols, days=days)
+    arrays = tuple(np.array(getattr(stored, f), dtype=np.float64) for f in FIELDS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    np.savez(partial, version=version, **dict(zip(FIELDS, arrays, strict=True)))
+    os.replace(partial, path)  # atomic: a reader sees the old file or the new, never half of one
+    return arrays
 
 
 def _fill_from_quotes(session, day: date, symbols: list[str], close, high, low) -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from storage import active_symbols, upsert_bars
+from storage import active_symbols
 from tasks import context
 from tasks.base import tickerbeat_task
 from tasks.fetching import run_fetch
-from tasks.storing import store_symbols
+from tasks.storing import store_bars, store_symbols
 
 
 @tickerbeat_task(name="tasks.polygon.fetch_grouped_daily", expires=6 * 3600)
@@ -28,10 +28,9 @@ def fetch_tickers() -> dict:
 
 
 def _store_universe_bars(result) -> int:
-    with context.current().db.session() as s, s.begin():
+    with context.current().db.session() as s:
         universe = set(active_symbols(s))
-        bars = [b for b in result.records if not universe or b.symbol in universe]
-        return upsert_bars(s, bars)
+    return store_bars([b for b in result.records if not universe or b.symbol in universe])
 
 
 @tickerbeat_task(name="tasks.polygon.fetch_previous_close", expires=6 * 3600)
@@ -41,5 +40,4 @@ def fetch_previous_close(symbol: str, day: str) -> dict:
 
 
 def _store_bars(result) -> int:
-    with context.current().db.session() as s, s.begin():
-        return upsert_bars(s, result.records)
+    return store_bars(result.records)
