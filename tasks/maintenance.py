@@ -18,6 +18,7 @@ from worker.celery import app
 log = logging.getLogger("tickerbeat.maintenance")
 
 BACKUP_KEEP = 7  # nightly copies kept
+PANEL_KEEP_DAYS = 3  # cached panels are rebuilt from the database when older
 
 
 @tickerbeat_task(name="tasks.maintenance.watchdog", expires=3000)
@@ -94,12 +95,14 @@ def backup(day: str | None = None) -> dict:
 
 @tickerbeat_task(name="tasks.maintenance.warm_cache", expires=7200)
 def warm_cache(day: str | None = None) -> dict:
-    """Read the evening analysis's panel once so the database's pages are hot before it runs."""
+    """Build the session's analysis panel (after the overnight bars) so the pre-market refresh reads it
+    from the cache, and delete cached panels older than ``PANEL_KEEP_DAYS``."""
     from storage import active_symbols
-    from tasks.panels import load_panel
+    from tasks.panels import load_panel, prune_cache
 
+    removed = prune_cache(PANEL_KEEP_DAYS)
     with context.current().db.session() as s:
         symbols = active_symbols(s)
         the_day = date.fromisoformat(day) if day else date.today()
         panel = load_panel(s, the_day, symbols) if symbols else None
-    return {"symbols": len(symbols), "sessions": len(panel.dates) if panel else 0}
+    return {"symbols": len(symbols), "sessions": len(panel.dates) if panel else 0, "pruned": removed}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -83,3 +84,15 @@ def _fill_from_quotes(session, day: date, symbols: list[str], close, high, low) 
         low[-1, i] = q.low if q.low else q.price
         filled += 1
     return filled
+
+
+def prune_cache(keep_days: float) -> int:
+    """Delete this host's cached panels not modified for ``keep_days`` days; returns how many."""
+    folder = Path(context.current().settings.data_dir) / "panels"
+    cutoff = time.time() - keep_days * 86400
+    removed = 0
+    for path in folder.glob("*.npz"):
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

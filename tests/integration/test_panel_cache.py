@@ -60,3 +60,17 @@ def test_the_cache_is_used_while_no_bar_is_written(ctx):
     with ctx.db.session() as s, s.begin():
         upsert_bars(s, [_bar("AAA", DAY, 99.0)])
     assert _close(ctx) == 10.0
+
+
+def test_old_cached_panels_are_pruned(ctx, tmp_path):
+    import os
+
+    from tasks.panels import prune_cache
+
+    store_bars([_bar("AAA", DAY, 10.0)])
+    _close(ctx)
+    (cached,) = (tmp_path / "panels").glob("*.npz")
+    assert prune_cache(3) == 0 and cached.exists()
+    four_days_ago = cached.stat().st_mtime - 4 * 86400
+    os.utime(cached, (four_days_ago, four_days_ago))
+    assert prune_cache(3) == 1 and not cached.exists()
