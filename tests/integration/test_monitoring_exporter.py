@@ -146,8 +146,10 @@ def test_quota_figures_follow_the_quota_engine(redis_url, redis_client, exporter
 def test_queue_depths_come_from_the_broker(redis_url, exporter):
     app = make_app(Settings.from_env({"REDIS_URL": redis_url}))
     for symbol in ("AAA", "BBB", "CCC"):
-        app.send_task("tasks.finnhub.fetch_quote", kwargs={"symbol": symbol, "day": "2026-11-25"})
-    app.send_task("tasks.analysis.analyse_day", kwargs={"day": "2026-11-25"})
+        app.send_task(
+            "tasks.finnhub.fetch_quote", kwargs={"symbol": symbol, "day": "2026-11-25"}, ignore_result=True
+        )
+    app.send_task("tasks.analysis.analyse_day", kwargs={"day": "2026-11-25"}, ignore_result=True)
     with app.connection_for_read() as connection:
         delivered = connection.default_channel.basic_get("finnhub", no_ack=False)  # held, not acked
         assert delivered is not None
