@@ -8,7 +8,6 @@ end-to-end tests.
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,10 +115,10 @@ class DayDriver:
         try:
             value = result.get(timeout=self.timeout, propagate=True)
         finally:
-            # The result sits in a reference cycle; collecting it now unsubscribes while Redis still
-            # answers, instead of in __del__ at interpreter exit (a noisy traceback after Redis stopped).
-            del result
-            gc.collect()
+            # The backend keeps the result pending (and its pub/sub channel subscribed) until it is
+            # removed; removing it now unsubscribes while Redis still answers, not in __del__ at
+            # interpreter exit after Redis stopped (a traceback, and once a failed pytest exit).
+            self.app.backend.remove_pending_result(result)
         self.wait_idle(phase.name)
         seconds = time.monotonic() - start
         self.timings[phase.name] = round(seconds, 1)
