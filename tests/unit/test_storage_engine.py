@@ -77,3 +77,11 @@ def test_parse_url_keeps_the_query():
     assert parse_url("postgresql+psycopg://u@h/d?options=-csearch_path%3Dt_x").query == {
         "options": "-csearch_path=t_x"
     }
+
+
+def test_sqlite_connections_use_wal_with_normal_sync(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'sync.db'}")
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    db.dispose()
