@@ -19,19 +19,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import redis
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import marketcal  # noqa: E402
-from sandbox.testing import SandboxProcess  # noqa: E402
-from stack.day import DAY_PHASES, DayDriver, phase_instant  # noqa: E402
-from stack.redis_server import RedisServer  # noqa: E402
-from stack.workers import ProcessSet  # noqa: E402
-from storage import Database, active_symbols  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
-from worker.app import make_app  # noqa: E402
-from worker.settings import Settings  # noqa: E402
+from stack.day import DAY_PHASES, phase_instant  # noqa: E402
+from stack.local import local_stack  # noqa: E402
+from storage import active_symbols  # noqa: E402
 
 
 def throughput(app, driver, signatures, label: str) -> float:
@@ -54,32 +47,13 @@ def main() -> int:
     args = parser.parse_args()
     day = marketcal.last_completed_session(datetime.now(UTC) - timedelta(hours=1))
     work = Path(tempfile.mkdtemp(prefix="tickerbeat-bench-"))
-    server = RedisServer().start()
-    sandbox = SandboxProcess(
-        profile="unlimited", symbols=args.symbols, now=phase_instant(day, "08:00"), startup_timeout=180
-    ).start()
-    env = {"REDIS_URL": server.url, "DATABASE_URL": f"sqlite:///{work / 'bench.db'}", "TICKERBEAT_DATA_DIR": str(work),
-           "TICKERBEAT_REPORTS_DIR": str(work / "reports"), **sandbox.env(api_key="bench"),
-           **{f"{p}_PLAN": "unlimited" for p in ("FINNHUB", "POLYGON", "ALPHAVANTAGE", "YAHOO")}}  # fmt: skip
-    settings = Settings.from_env(env)
-    upgrade(settings.database_url)
-    procs = ProcessSet(env, work / "logs")
-    try:
-        procs.start_workers()
-        app = make_app(settings)
-        driver = DayDriver(
-            app,
-            redis.Redis.from_url(server.url),
-            sandbox=sandbox,
-            timeout=1200,
-            check=procs.check_alive,
-            say=lambda _: None,
-        )
+    with local_stack(work, symbols=args.symbols, sandbox_now=phase_instant(day, "08:00"), profile="unlimited",
+                     timeout=1200, say=lambda _: None) as local:  # fmt: skip
+        driver, app = local.driver, local.driver.app
         t = time.monotonic()
         driver.prepare(day)
         backfill = time.monotonic() - t
-        db = Database(settings.database_url)
-        with db.session() as s:
+        with local.db.session() as s:
             symbols = active_symbols(s)[: args.tasks]
         noop = [app.signature("celery.accumulate", args=(i,), queue="finnhub") for i in range(len(symbols))]
         fetch = [app.signature("tasks.finnhub.fetch_quote", kwargs={"symbol": s, "day": day.isoformat()})
@@ -93,11 +67,7 @@ def main() -> int:
         t = time.monotonic()
         driver.run_day(day, DAY_PHASES)
         whole = time.monotonic() - t
-        stats = sandbox.stats()["totals"]
-    finally:
-        procs.stop()
-        sandbox.stop()
-        server.stop()
+        stats = local.sandbox.stats()["totals"]
     print(f"bench/day.py: {args.symbols} symbols, day {day}, unlimited sandbox, 2 cores")
     print(f"history backfill (prepare): {backfill:.1f} s")
     for name, seconds in driver.timings.items():

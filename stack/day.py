@@ -111,19 +111,27 @@ class DayDriver:
             self.sandbox.clock(now=phase_instant(clock_day, phase.at))
         self.say(f"==> {phase.name}")
         start = time.monotonic()
-        result = self.app.signature(phase.task, kwargs={**phase.kwargs, **kwargs}).apply_async()
-        try:
-            value = result.get(timeout=self.timeout, propagate=True)
-        finally:
-            # The backend keeps the result pending (and its pub/sub channel subscribed) until it is
-            # removed; removing it now unsubscribes while Redis still answers, not in __del__ at
-            # interpreter exit after Redis stopped (a traceback, and once a failed pytest exit).
-            self.app.backend.remove_pending_result(result)
+        task_id = self.app.signature(phase.task, kwargs={**phase.kwargs, **kwargs}).apply_async().id
+        value = self._result(task_id, phase.name)
         self.wait_idle(phase.name)
         seconds = time.monotonic() - start
         self.timings[phase.name] = round(seconds, 1)
         self.say(f"    done in {seconds:.1f} s: {_brief(value)}")
         return value
+
+    def _result(self, task_id: str, label: str):
+        """The task's return value, polled from the result backend (plain reads: ``AsyncResult.get``
+        would subscribe a pub/sub channel that lingers until interpreter exit, after Redis is gone).
+        A task that failed raises its exception here."""
+        result = self.app.AsyncResult(task_id)
+        deadline = time.monotonic() + self.timeout
+        while not result.ready():
+            if self.check:
+                self.check()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{label}: no result after {self.timeout:.0f} s")
+            time.sleep(0.2)
+        return result.get(propagate=True, disable_sync_subtasks=False) if result.failed() else result.result
 
     def prepare(self, day: date) -> dict[str, dict]:
         """Universe, two years of history up to the session before ``day``, tiers and a trained model."""

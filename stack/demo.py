@@ -17,18 +17,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import redis
-
 import marketcal
-from stack.day import DayDriver, phase_instant
-from stack.redis_server import RedisServer
+from stack.day import phase_instant
+from stack.local import PROVIDER_PREFIXES, local_stack
 from stack.report import day_summary
-from stack.workers import ProcessSet
-from storage.migrate import upgrade
-from worker.app import make_app
-from worker.settings import Settings, SettingsError
-
-PROVIDER_PREFIXES = ("FINNHUB", "POLYGON", "ALPHAVANTAGE", "YAHOO")
+from worker.settings import SettingsError
 
 
 def _say(text: str) -> None:
@@ -55,63 +48,35 @@ def main(argv: list[str] | None = None) -> int:
 def run(args) -> int:
     t0 = time.monotonic()
     work = Path(args.workdir).resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    db_file = work / "tickerbeat.db"
-    for stale in work.glob("tickerbeat.db*"):
-        stale.unlink()
-    server = RedisServer().start()
-    sandbox = procs = None
+    for old in work.glob("tickerbeat.db*"):
+        old.unlink()
+    day = marketcal.last_completed_session(datetime.now(UTC) - timedelta(hours=1))
+    external = external_providers()
+    if external:
+        _say("providers: the base URLs and keys set in the environment")
+    else:
+        _say(f"sandbox: demo profile, {args.symbols} symbols ...")
     try:
-        env = {
-            "REDIS_URL": server.url,
-            "DATABASE_URL": f"sqlite:///{db_file}",
-            "TICKERBEAT_DATA_DIR": str(work),
-            "TICKERBEAT_REPORTS_DIR": str(Path(args.reports).resolve()),
-        }
-        day = marketcal.last_completed_session(datetime.now(UTC) - timedelta(hours=1))
-        if external_providers():
-            _say("providers: the base URLs and keys set in the environment")
-        else:
-            from sandbox.testing import SandboxProcess
-
-            _say(f"sandbox: demo profile, {args.symbols} symbols ...")
-            sandbox = SandboxProcess(
-                profile="demo", symbols=args.symbols, now=phase_instant(day, "08:00"), startup_timeout=180
-            ).start()
-            env.update(sandbox.env(api_key="demo-key"))
-            env.update({f"{p}_PLAN": "demo" for p in PROVIDER_PREFIXES})
-        settings = Settings.from_env({**os.environ, **env})
-        upgrade(settings.database_url)
-        procs = ProcessSet(env, work / "logs")
-        procs.start_workers()
-        driver = DayDriver(
-            make_app(settings),
-            redis.Redis.from_url(server.url),
-            sandbox=sandbox,
-            timeout=args.timeout,
-            check=procs.check_alive,
-            say=_say,
-        )
-        _say(f"trading day {day.isoformat()} (New York)")
-        driver.prepare(day)
-        driver.run_day(day)
-        summary = day_summary(
-            settings, day, sandbox.stats() if sandbox else None, driver.timings, time.monotonic() - t0
-        )
-        out = Path(args.reports) / f"{day.isoformat()}-summary.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(summary, indent=2))
-        print_summary(summary, out)
-        return 0 if summary["violations"] == 0 else 1
+        with local_stack(
+            work, symbols=None if external else args.symbols, sandbox_now=phase_instant(day, "08:00"),
+            profile="demo", extra_env={"TICKERBEAT_REPORTS_DIR": str(Path(args.reports).resolve())},
+            timeout=args.timeout, say=_say,
+        ) as local:  # fmt: skip
+            _say(f"trading day {day.isoformat()} (New York)")
+            local.driver.prepare(day)
+            local.driver.run_day(day)
+            stats = local.sandbox.stats() if local.sandbox else None
+            summary = day_summary(
+                local.settings, local.db, day, stats, local.driver.timings, time.monotonic() - t0
+            )
     except SettingsError as exc:
         _say(f"tickerbeat: configuration error: {exc}")
         return 2
-    finally:
-        if procs:
-            procs.stop()
-        if sandbox:
-            sandbox.stop()
-        server.stop()
+    out = Path(args.reports) / f"{day.isoformat()}-summary.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2))
+    print_summary(summary, out)
+    return 0 if summary["violations"] == 0 else 1
 
 
 def print_summary(summary: dict, path: Path) -> None:

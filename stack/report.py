@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, select
-
 from planning import calls_in
 from ratelimits import parse_policy
+from stack.local import day_coverage
 from storage import Database, recommendations_for, usage_for
-from storage.models import DailyBar, Symbol
 from worker.settings import Settings
 
 
 def day_summary(
-    settings: Settings, day: date, sandbox_stats: dict | None, timings: dict, wall: float, top: int = 10
+    settings: Settings,
+    db: Database,
+    day: date,
+    sandbox_stats: dict | None,
+    timings: dict,
+    wall: float,
+    top: int = 10,
 ) -> dict:
     """``symbols_total``, ``symbols_fresh``, ``recommendations``, ``violations``, ``calls`` per provider,
     ``wall_seconds``, per-provider quota share of the day, phase timings and the top recommendations.
@@ -22,13 +26,11 @@ def day_summary(
     Violations are the sandbox's throttle answers when a sandbox served the day, else the throttle and
     quota-exhausted answers recorded in ``api_usage`` (real providers, a proxy or another emulator).
     """
-    db = Database(settings.database_url)
+    coverage = day_coverage(db, day)
+    total, fresh = len(coverage.symbols), len(coverage.bars & coverage.symbols)
     with db.session() as s:
-        total = s.scalar(select(func.count()).select_from(Symbol).where(Symbol.active.is_(True))) or 0
-        fresh = s.scalar(select(func.count()).select_from(DailyBar).where(DailyBar.day == day)) or 0
         recs = recommendations_for(s, day)
         usage = usage_for(s, day)
-    db.dispose()
     providers = {}
     for name, p in settings.providers.items():
         if sandbox_stats is not None:

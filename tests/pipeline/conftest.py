@@ -8,23 +8,17 @@ depend on their order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
 from datetime import date
 
 import pytest
-import redis
 
 import marketcal
-from sandbox.testing import SandboxError, SandboxProcess
-from stack.day import DayDriver, phase_instant
-from stack.redis_server import RedisServer, RedisServerError
-from stack.workers import ProcessSet
-from storage import Database
-from storage.migrate import upgrade
-from storage.testing import scratch_database
+from sandbox.testing import SandboxError
+from stack.day import phase_instant
+from stack.local import local_stack
+from stack.redis_server import RedisServerError
 from tests.conftest import require
-from worker.app import make_app
-from worker.settings import Settings
 
 SYMBOLS = 200
 # Sessions the tests drive, newest last; history is prepared up to the session before the first.
@@ -43,60 +37,18 @@ CONCURRENCY = {
 }
 
 
-@dataclass
-class Stack:
-    settings: Settings
-    sandbox: SandboxProcess
-    procs: ProcessSet
-    driver: DayDriver
-    redis: redis.Redis
-    db: Database
-
-    def run_day(self, day: date) -> dict:
-        return self.driver.run_day(day)
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, request):
-    import os
-
+def stack(tmp_path_factory):
+    """The stack, prepared up to ``HISTORY_END``; ``stack.driver.run_day(day)`` drives a session."""
     work = tmp_path_factory.mktemp("stack")
     try:
-        server = RedisServer().start()
-    except RedisServerError as exc:
-        require(False, f"no redis-server: {exc}")
-    try:
-        sandbox = SandboxProcess(
-            profile="demo", symbols=SYMBOLS, now=phase_instant(HISTORY_END, "08:00")
-        ).start()
-    except SandboxError as exc:
-        server.stop()
-        require(False, f"sandbox did not start: {exc}")
-    base = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{work / 'tickerbeat.db'}"
-    with scratch_database(base) as url:
-        env = {"REDIS_URL": server.url, "DATABASE_URL": url, "TICKERBEAT_DATA_DIR": str(work),
-               "TICKERBEAT_REPORTS_DIR": str(work / "reports"), "TICKERBEAT_VISIBILITY_TIMEOUT_SECONDS": "60",
-               **sandbox.env(api_key="test-key"),
-               **{f"{p}_PLAN": "demo" for p in ("FINNHUB", "POLYGON", "ALPHAVANTAGE", "YAHOO")}}  # fmt: skip
-        settings = Settings.from_env(env)
-        upgrade(url)
-        procs = ProcessSet(env, work / "logs")
-        procs.start_workers(concurrency=CONCURRENCY, loglevel="INFO")
-        client = redis.Redis.from_url(server.url)
-        driver = DayDriver(
-            make_app(settings),
-            client,
-            sandbox=sandbox,
-            timeout=300,
-            check=procs.check_alive,
+        with local_stack(
+            work, symbols=SYMBOLS, sandbox_now=phase_instant(DAYS[0], "08:00"), profile="demo",
+            database_url=os.environ.get("TEST_DATABASE_URL"), private_schema=True, concurrency=CONCURRENCY,
+            extra_env={"TICKERBEAT_VISIBILITY_TIMEOUT_SECONDS": "60"}, loglevel="INFO", timeout=300,
             say=lambda _: None,
-        )
-        db = Database(url)
-        try:
-            driver.prepare(DAYS[0])
-            yield Stack(settings, sandbox, procs, driver, client, db)
-        finally:
-            db.dispose()
-            procs.stop()
-            sandbox.stop()
-            server.stop()
+        ) as local:  # fmt: skip
+            local.driver.prepare(DAYS[0])
+            yield local
+    except (RedisServerError, SandboxError) as exc:
+        require(False, f"the local stack could not start: {exc}")

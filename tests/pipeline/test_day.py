@@ -10,28 +10,11 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from storage import recommendations_for
-from storage.models import DailyBar, DataQuality, Indicator, Quote, StaleMark, Symbol
+from stack.local import day_coverage
+from storage.models import DailyBar, Quote, Symbol
 from tests.pipeline.conftest import DAYS
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-def _counts(db, day):
-    with db.session() as s:
-        symbols = set(s.scalars(select(Symbol.ticker).where(Symbol.active.is_(True))))
-        bars = set(s.scalars(select(DailyBar.symbol).where(DailyBar.day == day)))
-        indicators = set(s.scalars(select(Indicator.symbol).where(Indicator.day == day)))
-        recommended = {r.symbol for r in recommendations_for(s, day)}
-        skipped = set(
-            s.scalars(
-                select(DataQuality.scope).where(
-                    DataQuality.day == day, DataQuality.check == "not_recommended"
-                )
-            )
-        )
-        stale = set(s.scalars(select(StaleMark.symbol).where(StaleMark.day == day)))
-    return symbols, bars, indicators, recommended, skipped, stale
 
 
 def _assert_no_duplicates(db):
@@ -52,13 +35,14 @@ def _assert_no_duplicates(db):
 def test_a_whole_day_covers_every_symbol_without_violations(stack):
     day = DAYS[0]
     before = stack.sandbox.stats()["totals"]["throttled"]
-    results = stack.run_day(day)
-    symbols, bars, indicators, recommended, skipped, stale = _counts(stack.db, day)
+    results = stack.driver.run_day(day)
+    c = day_coverage(stack.db, day)
+    symbols, indicators, recommended = c.symbols, c.indicators, c.recommended
     assert len(symbols) >= 150
     # every symbol has its official bar after the overnight phase (or is marked stale with a reason)
-    assert symbols <= bars | stale, sorted(symbols - bars - stale)[:10]
-    # every symbol is analysed and recommended on its provisional close, or has a recorded reason
-    assert symbols <= recommended | skipped, sorted(symbols - recommended - skipped)[:10]
+    assert not c.without_bar, sorted(c.without_bar)[:10]
+    # every symbol is analysed and recommended, or has a recorded reason why not
+    assert not c.unexplained, sorted(c.unexplained)[:10]
     assert len(recommended) >= 0.9 * len(symbols)
     assert len(indicators) >= 0.9 * len(symbols)
     assert stack.sandbox.stats()["totals"]["throttled"] == before  # 0 violations during the day
@@ -116,12 +100,11 @@ def test_killed_workers_mid_batch_and_mid_callback_lose_nothing(stack):
 
     t = threading.Thread(target=killer, daemon=True)
     t.start()
-    stack.run_day(day)
+    stack.driver.run_day(day)
     t.join(timeout=5)
     assert killed.get("finnhub") and killed.get("compute"), killed
-    symbols, bars, indicators, recommended, skipped, stale = _counts(stack.db, day)
-    assert symbols <= bars | stale
-    assert symbols <= recommended | skipped
+    c = day_coverage(stack.db, day)
+    assert not c.without_bar and not c.unexplained
     _assert_no_duplicates(stack.db)
 
 
@@ -129,19 +112,19 @@ def test_a_provider_answering_only_errors_falls_back_and_reports_gaps(stack):
     day = DAYS[2]
     stack.sandbox.set_faults("polygon", always_error=True)
     try:
-        results = stack.run_day(day)
+        results = stack.driver.run_day(day)
     finally:
         stack.sandbox.set_faults("polygon", always_error=False)
-    symbols, bars, indicators, recommended, skipped, stale = _counts(stack.db, day)
+    c = day_coverage(stack.db, day)
     eod = results["eod-bars"]
     assert eod["grouped"]  # the bulk call was tried
     # Polygon failed, so the bars came from the fallbacks; whatever they could not serve is marked stale
-    assert symbols <= bars | stale
-    assert len(bars) >= 0.5 * len(symbols)
+    assert not c.without_bar
+    assert len(c.bars) >= 0.5 * len(c.symbols)
     with stack.db.session() as s:
         sources = set(s.scalars(select(DailyBar.source).where(DailyBar.day == day)))
     assert "polygon" not in sources and sources, sources
-    assert symbols <= recommended | skipped
+    assert not c.unexplained
 
 
 def test_the_seed_tier_plan_runs_its_rotations(stack):
