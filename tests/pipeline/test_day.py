@@ -152,3 +152,36 @@ def test_the_seed_tier_plan_runs_its_rotations(stack):
     assert results["seed-tier3-subset"]["admitted"] == 30 and calls["polygon"] == 30
     assert results["seed-tier4-weekly"]["admitted"] == 30 and calls["yahoo"] == 30
     assert all(after[p]["throttled"] == before[p]["throttled"] for p in after)
+
+
+def test_the_watchdog_redrives_a_batch_whose_parts_were_lost(stack):
+    """A batch registered with its recipe whose messages never reached a worker (a lost broker, say): past
+    its deadline, the watchdog re-sends the missing parts with the same callback, which completes it."""
+    from datetime import UTC, datetime, timedelta
+
+    from stack.day import Phase
+    from storage import register_batch
+    from storage.models import ChordBatch
+    from tasks.chords import recipe_key
+
+    day = DAYS[0].isoformat()
+    with stack.db.session() as s:
+        symbols = sorted(s.scalars(select(Symbol.ticker).where(Symbol.active.is_(True))))[:3]
+    batch = "lost-batch-0001"
+    created = datetime.now(UTC) - timedelta(hours=2)
+    with stack.db.session() as s, s.begin():
+        register_batch(s, batch, kind="finnhub.refresh", queue="finnhub", callback="tasks.analysis.analyse_batch",
+                       task_ids=[f"{batch}:{sym}" for sym in symbols], deadline=created + timedelta(minutes=5),
+                       run_id=day, now=created)  # fmt: skip
+    stack.redis.set(recipe_key(batch), json.dumps({
+        "task": "tasks.finnhub.fetch_quote", "common": {"day": day}, "callback": "tasks.analysis.analyse_batch",
+        "callback_kwargs": {"day": day}, "deadline_seconds": 600, "kind": "finnhub.refresh"}))  # fmt: skip
+
+    result = stack.driver.phase(Phase("watchdog", "tasks.maintenance.watchdog", "+0 21:00"), DAYS[0])
+    assert {"batch_id": batch, "resent": 3} in result["redriven"]
+    with stack.db.session() as s:
+        row = s.get(ChordBatch, batch)
+        assert row.completed_at is not None and row.redriven == 1
+        assert {q for q in s.scalars(select(Quote.symbol).where(Quote.symbol.in_(symbols)))} == set(symbols)
+    again = stack.driver.phase(Phase("watchdog", "tasks.maintenance.watchdog", "+0 22:00"), DAYS[0])
+    assert all(r["batch_id"] != batch for r in again["redriven"])  # complete now: left alone
