@@ -22,9 +22,13 @@ from storage import Database, recommendations_for
 from storage.migrate import upgrade
 from storage.models import DailyBar, DataQuality, Indicator, StaleMark, Symbol
 from worker.app import make_app
+from worker.queues import QUEUES
 from worker.settings import Settings
 
 PROVIDER_PREFIXES = ("FINNHUB", "POLYGON", "ALPHAVANTAGE", "YAHOO")
+# Worker processes per queue when the stack shares 2 cores with other work (tests, validation): at most
+# two for a provider queue, one for the rest, never more than the declaration gives.
+LIGHT_CONCURRENCY: dict[str, int] = {q.name: min(q.concurrency, 2 if q.provider else 1) for q in QUEUES}
 
 
 @dataclass

@@ -22,19 +22,11 @@ import redis
 
 import marketcal
 import ratelimits
+from stack.local import LIGHT_CONCURRENCY
 from stack.validate import SANDBOX_SYMBOLS, CheckResult, provider_client, sandbox_settings
 
 RECOMMEND_TASK = "tasks.recommendations.recommend_day"
 HISTORY_DAYS = 720  # inside the free Polygon plan's two years
-PIPELINE_CONCURRENCY = {
-    "finnhub": 2,
-    "polygon": 2,
-    "compute": 1,
-    "control": 1,
-    "maintenance": 1,
-    "yahoo": 1,
-    "alphavantage": 1,
-}  # fmt: skip  (light: validate runs beside other work)
 
 
 def _sample_symbols(universe: list[dict], count: int, start: date) -> list[str]:
@@ -177,7 +169,7 @@ def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None =
         client = redis.Redis.from_url(redis_url)
         app = make_app(settings)
         with ProcessSet(env, work / "logs") as procs:
-            procs.start_workers(concurrency=PIPELINE_CONCURRENCY, loglevel="INFO")
+            procs.start_workers(concurrency=LIGHT_CONCURRENCY, loglevel="INFO")
             driver = DayDriver(app, client, sandbox=sandbox, timeout=timeout, check=procs.check_alive,
                                say=lambda _: None)  # fmt: skip
             try:

@@ -16,7 +16,7 @@ import pytest
 import marketcal
 from sandbox.testing import SandboxError
 from stack.day import phase_instant
-from stack.local import local_stack
+from stack.local import LIGHT_CONCURRENCY, local_stack
 from stack.redis_server import RedisServerError
 from tests.conftest import require
 
@@ -25,16 +25,6 @@ SYMBOLS = 200
 LAST = date(2026, 11, 20)
 DAYS = marketcal.trading_days(date(2026, 11, 10), LAST)[-4:]
 HISTORY_END = marketcal.previous_trading_day(DAYS[0])
-# Lower concurrency than production: the suite runs on 2 cores next to other tests.
-CONCURRENCY = {
-    "finnhub": 2,
-    "polygon": 2,
-    "compute": 1,
-    "control": 1,
-    "maintenance": 1,
-    "yahoo": 1,
-    "alphavantage": 1,
-}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +34,7 @@ def stack(tmp_path_factory):
     try:
         with local_stack(
             work, symbols=SYMBOLS, sandbox_now=phase_instant(DAYS[0], "08:00"), profile="demo",
-            database_url=os.environ.get("TEST_DATABASE_URL"), private_schema=True, concurrency=CONCURRENCY,
+            database_url=os.environ.get("TEST_DATABASE_URL"), private_schema=True, concurrency=LIGHT_CONCURRENCY,
             extra_env={"TICKERBEAT_VISIBILITY_TIMEOUT_SECONDS": "60"}, loglevel="INFO", timeout=300,
             say=lambda _: None,
         ) as local:  # fmt: skip
