@@ -47,7 +47,7 @@ class LocalStack:
 def local_stack(work: Path, *, symbols: int | None, sandbox_now: datetime | None = None, profile: str = "demo",
                 database_url: str | None = None, private_schema: bool = False, redis_url: str | None = None,
                 concurrency: Mapping[str, int] | None = None, extra_env: Mapping[str, str] | None = None,
-                loglevel: str = "WARNING", timeout: float = 900.0,
+                loglevel: str = "WARNING", timeout: float = 900.0, api_key: str = "local-key",
                 say: Callable[[str], None] = print) -> Iterator[LocalStack]:  # fmt: skip
     """Start everything, yield it, stop everything (also on errors).
 
@@ -71,7 +71,7 @@ def local_stack(work: Path, *, symbols: int | None, sandbox_now: datetime | None
             sandbox = stack.enter_context(
                 SandboxProcess(profile=profile, symbols=symbols, now=sandbox_now, startup_timeout=180)
             )
-            env.update(sandbox.env(api_key="local-key"))
+            env.update(sandbox.env(api_key=api_key))
             env.update({f"{p}_PLAN": profile for p in PROVIDER_PREFIXES})
         env.update(extra_env or {})
         url = database_url or f"sqlite:///{work / 'tickerbeat.db'}"

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import gc
 import math
 import shutil
 import tempfile
@@ -121,16 +120,6 @@ def check_sample(settings, redis_url: str, *, count: int = 5, say=print) -> Chec
     return result
 
 
-def _release_results(app) -> None:
-    """Unsubscribe the finished results the backend still tracks, while Redis answers (Celery keeps each
-    ``get()``'s result registered until it is destroyed, which otherwise happens at interpreter exit, after
-    the private Redis stopped: a noisy ignored-exception traceback)."""
-    from celery.result import AsyncResult
-
-    for result in [o for o in gc.get_objects() if isinstance(o, AsyncResult) and o.backend is app.backend]:
-        app.backend.remove_pending_result(result)
-
-
 def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None = None, timeout: float = 600,
                    api_key: str = "validate-key", guard_seconds: float | None = None,
                    say=print) -> CheckResult:  # fmt: skip
@@ -138,61 +127,34 @@ def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None =
     ``workdir`` (a temporary directory by default). ``timeout``: seconds allowed per phase. The workers get
     the demo plans' quotas whatever the environment says; ``guard_seconds`` replaces the configured quota
     guard (``TICKERBEAT_QUOTA_GUARD_SECONDS``)."""
-    from sqlalchemy import select
-
-    from sandbox.testing import SandboxProcess
-    from stack.day import DayDriver, phase_instant
-    from stack.workers import ProcessSet
-    from storage import Database, recommendations_for
-    from storage.migrate import upgrade
-    from storage.models import DailyBar, DataQuality, Indicator, StaleMark, Symbol
-    from worker.app import make_app
-    from worker.settings import Settings
+    from stack.day import phase_instant
+    from stack.local import PROVIDER_PREFIXES, day_coverage, local_stack
 
     result = CheckResult("pipeline")
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tickerbeat-validate-"))
     shutil.rmtree(work / "db", ignore_errors=True)
     day = marketcal.last_completed_session(datetime.now(UTC) - timedelta(hours=1))
     say(f"    {universe} symbols, trading day {day}, workers for every queue (logs: {work / 'logs'}) ...")
-    with SandboxProcess(profile="demo", symbols=universe, now=phase_instant(day, "08:00")) as sandbox:
-        url = f"sqlite:///{work / 'db' / 'tickerbeat.db'}"
-        env = {"REDIS_URL": redis_url, "DATABASE_URL": url, "TICKERBEAT_DATA_DIR": str(work / "data"),
-               "TICKERBEAT_REPORTS_DIR": str(work / "reports"), **sandbox.env(api_key=api_key),
-               # the private Redis for every role, and the demo plans' own quotas, whatever the shell says
-               "CELERY_BROKER_URL": "", "CELERY_RESULT_BACKEND": "", "REDBEAT_REDIS_URL": "",
-               **{f"{p}_PLAN": "demo" for p in ("FINNHUB", "POLYGON", "ALPHAVANTAGE", "YAHOO")},
-               **{f"{p}_QUOTA": "" for p in ("FINNHUB", "POLYGON", "ALPHAVANTAGE", "YAHOO")}}  # fmt: skip
-        if guard_seconds is not None:
-            env["TICKERBEAT_QUOTA_GUARD_SECONDS"] = str(guard_seconds)
-        settings = Settings.from_env(env)
-        upgrade(url)
-        client = redis.Redis.from_url(redis_url)
-        app = make_app(settings)
-        with ProcessSet(env, work / "logs") as procs:
-            procs.start_workers(concurrency=LIGHT_CONCURRENCY, loglevel="INFO")
-            driver = DayDriver(app, client, sandbox=sandbox, timeout=timeout, check=procs.check_alive,
-                               say=lambda _: None)  # fmt: skip
-            try:
-                driver.prepare(day)
-                phases = driver.run_day(day)
-            finally:
-                _release_results(app)
-        client.close()
-        served = sandbox.stats()
-        throttled = served["totals"]["throttled"]
-        by_provider = {p: v["throttled"] for p, v in served["providers"].items() if v["throttled"]}
-    db = Database(url)
-    try:
-        with db.session() as s:
-            symbols = set(s.scalars(select(Symbol.ticker).where(Symbol.active.is_(True))))
-            bars = set(s.scalars(select(DailyBar.symbol).where(DailyBar.day == day)))
-            indicators = set(s.scalars(select(Indicator.symbol).where(Indicator.day == day)))
-            recommended = {r.symbol for r in recommendations_for(s, day)}
-            skipped = set(s.scalars(select(DataQuality.scope).where(DataQuality.day == day,
-                                                                    DataQuality.check == "not_recommended")))  # fmt: skip
-            stale = set(s.scalars(select(StaleMark.symbol).where(StaleMark.day == day)))
-    finally:
-        db.dispose()
+    # the private Redis for every role, and the demo plans' own quotas, whatever the shell says
+    overrides = {"CELERY_BROKER_URL": "", "CELERY_RESULT_BACKEND": "", "REDBEAT_REDIS_URL": "",
+                 **{f"{p}_QUOTA": "" for p in PROVIDER_PREFIXES}}  # fmt: skip
+    if guard_seconds is not None:
+        overrides["TICKERBEAT_QUOTA_GUARD_SECONDS"] = str(guard_seconds)
+    with local_stack(
+        work, symbols=universe, sandbox_now=phase_instant(day, "08:00"), profile="demo",
+        database_url=f"sqlite:///{work / 'db' / 'tickerbeat.db'}", redis_url=redis_url,
+        concurrency=LIGHT_CONCURRENCY, extra_env=overrides, loglevel="INFO", timeout=timeout, api_key=api_key,
+        say=lambda _: None,
+    ) as local:  # fmt: skip
+        driver = local.driver
+        driver.prepare(day)
+        phases = driver.run_day(day)
+        served = local.sandbox.stats()
+        coverage = day_coverage(local.db, day)
+    throttled = served["totals"]["throttled"]
+    by_provider = {p: v["throttled"] for p, v in served["providers"].items() if v["throttled"]}
+    symbols, bars, stale = coverage.symbols, coverage.bars, coverage.stale
+    indicators, recommended, skipped = coverage.indicators, coverage.recommended, coverage.skipped
     n = len(symbols)
     result.figures.update({
         "symbols": n, "with the day's bar": len(bars & symbols), "marked stale": len(stale & symbols),
@@ -202,12 +164,10 @@ def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None =
     })  # fmt: skip
     if n < 0.9 * universe:
         result.problems.append(f"only {n} of {universe} symbols in the universe")
-    if symbols - bars - stale:
-        result.problems.append(f"no bar and no stale mark: {sorted(symbols - bars - stale)[:10]}")
-    if symbols - recommended - skipped:
-        result.problems.append(
-            f"neither recommended nor skipped: {sorted(symbols - recommended - skipped)[:10]}"
-        )
+    if coverage.without_bar:
+        result.problems.append(f"no bar and no stale mark: {sorted(coverage.without_bar)[:10]}")
+    if coverage.unexplained:
+        result.problems.append(f"neither recommended nor skipped: {sorted(coverage.unexplained)[:10]}")
     if len(recommended) < 0.9 * n or len(indicators) < 0.9 * n:
         result.problems.append(f"{len(recommended)} recommended, {len(indicators)} analysed of {n} (< 90 %)")
     if throttled:
