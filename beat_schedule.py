@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from celery.schedules import crontab
+from celery.schedules import crontab, schedule
 
 import marketcal
 
@@ -43,9 +43,12 @@ class Entry:
     why: str
     kwargs: dict = field(default_factory=dict)
     conserve: int = 0  # 0: essential; 1..3: dropped in conservation mode from this level on (1 goes first)
+    every: int = 0  # > 0: an interval entry firing every this many seconds (``at`` and the calendar unused)
 
     def slots(self) -> list[tuple[int, int]]:
-        """The entry's New York (hour, minute) slots."""
+        """The entry's New York (hour, minute) slots (none for an interval entry)."""
+        if self.every:
+            return []
         start, _, end = self.at.partition("-")
         h0, m0 = (int(x) for x in start.split(":"))
         if not end:
@@ -53,8 +56,11 @@ class Entry:
         h1, _m1 = (int(x) for x in end.split(":"))
         return [(h, m0) for h in range(h0, h1 + 1)]
 
-    def crontab(self) -> crontab:
-        """A UTC crontab firing at every slot under both New York offsets (the gate keeps one)."""
+    def crontab(self) -> crontab | schedule:
+        """A UTC crontab firing at every slot under both New York offsets (the gate keeps one); an interval
+        entry's plain ``schedule``."""
+        if self.every:
+            return schedule(timedelta(seconds=self.every))
         hours = sorted({(h + off) % 24 for h, _ in self.slots() for off in (4, 5)})
         minutes = sorted({m for _, m in self.slots()})
         return crontab(minute=",".join(map(str, minutes)), hour=",".join(map(str, hours)))
@@ -90,6 +96,16 @@ COMMON: tuple[Entry, ...] = (
           "tiers follow the last month's dollar volume"),
     Entry("model-retraining", "tasks.recommendations.retrain_model", "06:30", "monthly", 6 * HOUR,
           "walk-forward retraining on the latest month of data"),
+)
+
+# Interval entries: idempotent work that must never wait for a slot (``every`` seconds, no calendar gate).
+INTERVALS: tuple[Entry, ...] = (
+    # The feeder re-arms itself while calls wait in line; this wakes it should its chain ever break
+    # (a lost message), so admitted work is never stranded for longer than a minute.
+    Entry("dispatch-feed", "tasks.dispatch.feed", "", "always", 50, "wake the paced dispatcher", every=60),
+    # A fresh box (empty universe, no history, no model) sets itself up; later passes only report progress.
+    Entry("bootstrap", "tasks.tiers.bootstrap", "", "always", 250, "first start: universe, history, tiers, model",
+          every=300),
 )
 
 # How each tier is refreshed: ``TICKERBEAT_TIER_PLAN`` picks one (default ``bulk-first``).
@@ -137,14 +153,14 @@ PLANS: dict[str, tuple[Entry, ...]] = {
 DEFAULT_PLAN = "bulk-first"
 # fmt: on
 
-ENTRIES: tuple[Entry, ...] = COMMON + tuple(e for plan in PLANS.values() for e in plan)
+ENTRIES: tuple[Entry, ...] = COMMON + INTERVALS + tuple(e for plan in PLANS.values() for e in plan)
 
 
 def entries(plan: str = DEFAULT_PLAN) -> tuple[Entry, ...]:
     """The entries beat runs under ``plan`` (a key of ``PLANS``)."""
     if plan not in PLANS:
         raise ValueError(f"unknown tier plan {plan!r}; choose one of {', '.join(PLANS)}")
-    return PLANS[plan] + COMMON
+    return PLANS[plan] + COMMON + INTERVALS
 
 
 BY_NAME: dict[str, Entry] = {e.name: e for e in ENTRIES}

@@ -28,6 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
 from analysis.features import FEATURE_NAMES, above_median_labels, feature_arrays, forward_returns, stack
+from analysis.indicators import MAX_LOOKBACK_BARS
 from analysis.panel import Panel
 from analysis.validation import ModelMetrics, fold_metrics, overall_metrics, walk_forward_folds
 
@@ -37,6 +38,18 @@ CODE_VERSION = "model-1"
 
 class ModelError(ValueError):
     """Training or loading cannot proceed; the message says why (e.g. too little history)."""
+
+
+class NotEnoughHistory(ModelError):
+    """Training cannot start yet: ``reason`` (also the message) says what the history lacks, in one line.
+
+    Not a fault: a new installation, or a universe whose backfill is still running, has no trainable
+    history for a while. Callers skip the model's work for the day and record ``reason``.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,42 @@ def _version(panel: Panel, as_of: date, params: ModelParams, data: _Dataset) -> 
     return f"{CODE_VERSION}-h{params.horizon}-{as_of:%Y%m%d}-{digest.hexdigest()[:12]}"
 
 
+def sessions_needed(params: ModelParams | None = None) -> int:
+    """Sessions of bars a symbol needs before its first usable training session: a full feature row
+    (``MAX_LOOKBACK_BARS``), then ``horizon`` more for that row's label to be complete."""
+    return MAX_LOOKBACK_BARS + (params or ModelParams()).horizon
+
+
+def history_shortfall(panel: Panel, as_of: date, params: ModelParams | None = None) -> str:
+    """Why ``panel`` up to ``as_of`` has no usable training session, in one line.
+
+    A session is usable when at least ``min_cross_section`` symbols have every feature on it and a label
+    complete by ``as_of``: each of them needs ``sessions_needed`` sessions of bars. The history that counts
+    is the ``min_cross_section``-th longest among the symbols (bars up to ``as_of``).
+    """
+    params = params or ModelParams()
+    known = panel.upto(as_of)
+    need, k = sessions_needed(params), params.min_cross_section
+    counts = np.sort(np.isfinite(known.close).sum(axis=0))[::-1]
+    with_bars = int((counts > 0).sum())
+    if with_bars < k:
+        return (
+            f"not enough symbols: {with_bars} with bars up to {as_of.isoformat()}, {k} needed "
+            f"(each with {need} sessions of history)"
+        )
+    have = int(counts[k - 1])
+    if have < need:
+        return (
+            f"not enough history: {have} sessions up to {as_of.isoformat()}, {need} needed "
+            f"({MAX_LOOKBACK_BARS} for every feature + {params.horizon} for the first label, "
+            f"in {k} symbols or more)"
+        )
+    return (
+        f"not enough complete history: no session up to {as_of.isoformat()} has {k} symbols with every "
+        f"feature and a complete {params.horizon}-session label (gaps or missing volumes)"
+    )
+
+
 def train(
     panel: Panel,
     as_of: date,
@@ -166,8 +215,9 @@ def train(
     ``features`` (``feature_arrays`` of the same, full panel) is reused when given; sessions after
     ``as_of`` are cut off either way. ``threads`` caps the native (OpenMP/BLAS) threads: 1 by default, since
     Celery's worker processes are the parallelism and oversubscribed OpenMP threads slow down badly on
-    shared cores; None lets the libraries use every core. It does not change the result. Raises ``ModelError``
-    when the history is too short to train.
+    shared cores; None lets the libraries use every core. It does not change the result. Raises
+    ``NotEnoughHistory`` (a ``ModelError``; ``history_shortfall`` gives its reason) when the history is too
+    short to train.
     """
     with threadpool_limits(limits=threads):
         return _train(panel, as_of, params or ModelParams(), features)
@@ -188,11 +238,7 @@ def _train(
         feats = {name: features[name][:n] for name in FEATURE_NAMES}
     data = _dataset(feats, known.close, params)
     if len(data.row) == 0:
-        raise ModelError(
-            f"no usable training sessions up to {as_of.isoformat()}: need more than "
-            f"{params.horizon} sessions after each symbol's first full feature row "
-            f"and at least {params.min_cross_section} symbols per session"
-        )
+        raise NotEnoughHistory(history_shortfall(known, as_of, params))
 
     folds = walk_forward_folds(np.unique(data.row), params.n_folds, embargo=params.horizon)
     per_fold, oos = [], []

@@ -179,6 +179,7 @@ def render_report(
     usage: Sequence[Mapping[str, object]],
     *,
     skipped: Sequence[Skipped] = (),
+    skipped_reason: str | None = None,
     model_version: str | None = None,
     top_n: int = 25,
     embed_charts: bool = False,
@@ -189,6 +190,8 @@ def render_report(
     caller picks them, e.g. the top buys); ``usage`` rows such as ``{"provider": ..., "calls": ...,
     "limit": ...}``, shown as given. The HTML lists the ``top_n`` buys and sells; the CSV lists every
     recommendation. With ``embed_charts`` the PNGs are inlined as data URIs instead of linked by file name.
+    ``skipped_reason``: the day has no recommendations at all (e.g. too little history to train the model);
+    the report then says so and why at the top, in place of the lists and the score chart.
     """
     recs = sorted(recommendations, key=lambda r: r.rank)
     charts = {
@@ -200,19 +203,31 @@ def render_report(
     sells = [r for r in recs if r.action == "sell"][-top_n:][::-1]
     counts = Counter(r.action for r in recs)
     headers = ("rank", "symbol", "action", "score", "reasons")
+    if skipped_reason:
+        ranking = [
+            f'<p class="warn" id="recommendations-skipped"><strong>Recommendations skipped:</strong> '
+            f"{escape(skipped_reason)}. No symbol is ranked today; each one's own reason is listed below.</p>",
+            *([_model_section(model_metrics, model_version)] if model_metrics is not None else []),
+        ]
+    else:
+        ranking = [
+            f"<p>{len(recs):,} symbols ranked: {counts['buy']:,} buy, {counts['hold']:,} hold, "
+            f"{counts['sell']:,} sell; {len(skipped):,} not ranked. The full ranking is in the CSV.</p>",
+            _model_section(model_metrics, model_version),
+            f"<h2>Top {len(buys)} buys</h2>",
+            _table(headers, _recommendation_rows(buys)) if buys else "<p>No buy recommendations today.</p>",
+            _img(CHART_FILES[0], charts, embed_charts, "price charts of the top picks"),
+            f"<h2>Bottom {len(sells)} sells</h2>",
+            _table(headers, _recommendation_rows(sells))
+            if sells
+            else "<p>No sell recommendations today.</p>",
+            "<h2>Score distribution</h2>",
+            _img(CHART_FILES[1], charts, embed_charts, "histogram of model scores"),
+        ]
     body = [
         f"<h1>tickerbeat daily report: {day.isoformat()}</h1>",
         f'<p class="note">{escape(NOT_ADVICE)}</p>',
-        f"<p>{len(recs):,} symbols ranked: {counts['buy']:,} buy, {counts['hold']:,} hold, "
-        f"{counts['sell']:,} sell; {len(skipped):,} not ranked. The full ranking is in the CSV.</p>",
-        _model_section(model_metrics, model_version),
-        f"<h2>Top {len(buys)} buys</h2>",
-        _table(headers, _recommendation_rows(buys)) if buys else "<p>No buy recommendations today.</p>",
-        _img(CHART_FILES[0], charts, embed_charts, "price charts of the top picks"),
-        f"<h2>Bottom {len(sells)} sells</h2>",
-        _table(headers, _recommendation_rows(sells)) if sells else "<p>No sell recommendations today.</p>",
-        "<h2>Score distribution</h2>",
-        _img(CHART_FILES[1], charts, embed_charts, "histogram of model scores"),
+        *ranking,
         _quality_section(quality),
         _img(CHART_FILES[2], charts, embed_charts, "data-quality checks against thresholds"),
         _usage_section(usage),

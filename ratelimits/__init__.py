@@ -13,9 +13,15 @@ from ratelimits.errors import LeaseLost, PolicyError, PoolTimeout, QuotaError, Q
 from ratelimits.limiter import Decision, Grant, Limiter
 from ratelimits.policy import Policy, Window, parse_policy
 from ratelimits.pool import Lease, Pool
+from ratelimits.schedule import Bookings, capacity_within, earliest_schedule, next_slot, quota_floor
 from ratelimits.stats import ProviderStats, WindowStats
 
 __all__ = [
+    "Bookings",
+    "capacity_within",
+    "earliest_schedule",
+    "next_slot",
+    "quota_floor",
     "Decision",
     "Grant",
     "Lease",

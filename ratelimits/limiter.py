@@ -17,6 +17,7 @@ import redis
 from ratelimits.errors import QuotaWait
 from ratelimits.periods import starts_for_decision, throttle_until
 from ratelimits.policy import Policy
+from ratelimits.schedule import Bookings
 from ratelimits.stats import ProviderStats, read_stats
 from ratelimits.store import check_name, fail_closed, instant, lua, text, unavailable
 
@@ -272,6 +273,32 @@ class Limiter:
         keys = self._plan(provider, policy).keys
         with fail_closed(f"reading the stats of {provider!r}"):
             return read_stats(self._client, provider, policy, keys, self.guard)
+
+    def bookings(self, provider: str, policy: Policy) -> tuple[Bookings, float]:
+        """``provider``'s booked calls as a pure ``Bookings`` value, and the Redis clock (epoch seconds), read
+        in one transaction: what ``ratelimits.schedule.capacity_within`` needs to tell how many calls the
+        quota can still serve within a horizon."""
+        keys = self._plan(provider, policy).keys
+        with fail_closed(f"reading the bookings of {provider!r}"):
+            pipe = self._client.pipeline(transaction=True)
+            pipe.time()
+            pipe.hmget(keys[0], "last", "until")
+            for window, key in zip(policy.windows, keys[2:], strict=True):
+                if window.calendar:
+                    pipe.hgetall(key)
+                else:
+                    pipe.lrange(key, 0, -1)
+            (seconds, micros), (last, until), *states = pipe.execute()
+        now = seconds + micros / 1e6
+        booked = Bookings(last=instant(last) or -math.inf)
+        until = instant(until)
+        booked.blocked_until = until if until is not None and until > now else None
+        for window, state in zip(policy.windows, states, strict=True):
+            if window.calendar:
+                booked.calendar[window.identity] = {int(text(k)): int(text(v)) for k, v in state.items()}
+            else:
+                booked.rolling[window.identity] = [float(text(v)) for v in state]
+        return booked, now
 
     def known_providers(self) -> list[str]:
         """Providers that have quota state in Redis (used or blocked at least once), sorted."""

@@ -16,7 +16,8 @@ from datetime import time as clock_time
 
 import marketcal
 from beat_schedule import DEFAULT_PLAN, entries
-from worker.queues import QUEUE_NAMES, queue_for_task
+from dispatch import Backlog
+from worker.queues import PROVIDERS, QUEUE_NAMES, queue_for_task
 
 
 @dataclass(frozen=True)
@@ -27,18 +28,10 @@ class Phase:
     kwargs: dict = field(default_factory=dict)
 
 
-# What has to exist before a day can be analysed: the universe, two years of history, tiers.
+# What has to exist before a day can be analysed (the universe, two years of history, tiers, a model):
+# the first start's bootstrap, exactly as a fresh ``make run`` does it, its steps paced by the dispatcher.
 PREPARE_PHASES: tuple[Phase, ...] = (
-    Phase("universe", "tasks.finnhub.fetch_symbols", "08:00"),
-    Phase(
-        "two years of history (grouped daily)",
-        "tasks.planner.plan_backfill",
-        "08:10",
-        {"window_seconds": 3600},
-    ),
-    Phase("tiers by dollar volume", "tasks.tiers.reassign_tiers", "08:20"),
-    # The model is retrained monthly (beat_schedule.py): a day starts with one in place.
-    Phase("model training (walk-forward)", "tasks.recommendations.retrain_model", "08:30"),
+    Phase("first start (universe, two years of history, tiers, model)", "tasks.tiers.bootstrap", "08:00"),
 )
 
 # Calendars whose entries make up one trading day, and where on the clock they fall.
@@ -66,11 +59,16 @@ DAY_PHASES = day_phases()
 
 
 def queue_depth(redis_client) -> int:
-    """Messages waiting in every declared queue plus messages delivered but not yet acknowledged."""
+    """Messages waiting in every declared queue, messages delivered but not yet acknowledged, and calls
+    admitted to the paced dispatcher but not yet settled (in line or in flight)."""
+    backlog = Backlog(redis_client)
     pipe = redis_client.pipeline()
     for name in QUEUE_NAMES:
         pipe.llen(name)
     pipe.hlen("unacked")
+    for provider in PROVIDERS:
+        pipe.zcard(backlog.line_key(provider))
+        pipe.zcard(backlog.flight_key(provider))
     return sum(pipe.execute())
 
 
@@ -120,30 +118,35 @@ class DayDriver:
         return value
 
     def _result(self, task_id: str, label: str):
-        """The task's return value, polled from the result backend (plain reads: ``AsyncResult.get``
-        would subscribe a pub/sub channel that lingers until interpreter exit, after Redis is gone).
-        A task that failed raises its exception here."""
-        result = self.app.AsyncResult(task_id)
-        deadline = time.monotonic() + self.timeout
-        while not result.ready():
+        """The task's return value, polled from the result backend as plain reads of its stored meta.
+
+        Not through ``AsyncResult``: reading the result of a task that launched others (a group, a chain)
+        turns its children into ``AsyncResult`` objects that each subscribe a pub/sub channel and stay
+        referenced until interpreter exit, when their ``__del__`` unsubscribes from a Redis already
+        stopped (the traceback that ended every ``make demo``). A task that failed raises its exception."""
+        from celery import states
+
+        backend, deadline = self.app.backend, time.monotonic() + self.timeout
+        while (meta := backend.get_task_meta(task_id, cache=False))["status"] not in states.READY_STATES:
             if self.check:
                 self.check()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{label}: no result after {self.timeout:.0f} s")
             time.sleep(0.2)
-        return result.get(propagate=True, disable_sync_subtasks=False) if result.failed() else result.result
+        if meta["status"] in states.PROPAGATE_STATES:
+            error = meta["result"]  # the task's exception, rebuilt by the backend
+            if isinstance(error, BaseException):
+                raise error
+            raise RuntimeError(f"{label}: {meta['status']}: {error!r}")
+        return meta["result"]
 
     def prepare(self, day: date) -> dict[str, dict]:
-        """Universe, two years of history up to the session before ``day``, tiers and a trained model."""
+        """Universe, two years of history up to the session before ``day``, tiers and a trained model: the
+        bootstrap of a first start, with its history ending on the session before ``day``."""
         previous = marketcal.previous_trading_day(day)
-        universe, history, tiers, model = PREPARE_PHASES
+        (first_start,) = PREPARE_PHASES
         # The clock stands on the morning of ``day``: the previous session has ended and is served.
-        return {
-            universe.name: self.phase(universe, day),
-            history.name: self.phase(history, day, day=previous.isoformat()),
-            tiers.name: self.phase(tiers, day, day=previous.isoformat()),
-            model.name: self.phase(model, day, day=previous.isoformat()),
-        }
+        return {first_start.name: self.phase(first_start, day, history_end=previous.isoformat())}
 
     def run_day(self, day: date, phases: tuple[Phase, ...] = DAY_PHASES) -> dict[str, dict]:
         return {p.name: self.phase(p, day, day=day.isoformat()) for p in phases}

@@ -86,10 +86,13 @@ def print_summary(summary: dict, path: Path) -> None:
         f"fresh bar, {summary['recommendations']} recommendations, {summary['violations']} quota violations, "
         f"{summary['wall_seconds']:.0f} s"
     )
+    if summary.get("recommendations_skipped"):
+        _say(f"recommendations skipped: {summary['recommendations_skipped']}")
     _say(f"{'provider':14}{'calls':>8}{'quota used':>12}{'violations':>12}")
     for name, p in summary["providers"].items():
         _say(f"{name:14}{p['calls']:>8}{p['quota_share'] * 100:>11.2f}%{p['violations']:>12}")
-    _say("top recommendations (not investment advice):")
+    if summary["top"]:
+        _say("top recommendations (not investment advice):")
     for rec in summary["top"]:
         _say(
             f"  {rec['rank']:>3}. {rec['symbol']:8} {rec['action']:5} score {rec['score']:.3f}  {'; '.join(rec['reasons'])}"

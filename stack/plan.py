@@ -1,18 +1,22 @@
-"""``make validate-plan``: the day's capacity plan against the configured quotas.
+"""``make validate-plan``: the day's capacity plan against the shape of every configured quota.
 
-Prints, per schedule entry and provider, the calls a run makes vs. what the quota admits in the run's
-window, the coverage per tier and the expected freshness; exits 1 when any batch cannot fit. Beat runs
-the same check when it starts (``worker.signals``).
+Simulates a trading day (``planning.capacity.simulate_day``): each run starts at its New York slot, its
+calls go at the quota's own pace (a burst, then the refill), runs on one provider queue behind each other;
+prints per run the calls, start, expected finish and window, the first run's history load, the coverage per
+tier, and exits 1 when a run cannot finish within its window (2 on a configuration error). Beat runs the
+same check when it starts (``worker.signals``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, date, datetime
 
+import marketcal
 from beat_schedule import entries
-from planning import calls_in, capacity_plan, work_for
-from planning.capacity import TIER_SIZES, tier_counts
+from planning import calls_in, capacity_plan, history_sessions, work_for
+from planning.capacity import DAY, TIER_SIZES, RunRow, tier_counts
 from ratelimits import parse_policy
 from worker.settings import Settings, SettingsError
 
@@ -22,48 +26,104 @@ FRESHNESS = {
     3: "provisional close at 17:00, official bar overnight",
     4: "official bar overnight (analysed on the previous session's bar in the evening)",
 }
+HEADER = f"{'run':28}{'provider':14}{'calls':>6}  {'start':13}{'finish':>10}{'window':>10}{'use':>6}  fits"
 
 
-def check(settings: Settings, universe: int) -> tuple[bool, list[str]]:
-    """(fits, lines of the printed plan)."""
-    policies = {name: parse_policy(p.quota) for name, p in settings.providers.items()}
-    rows = capacity_plan(work_for(entries(settings.tier_plan), universe), policies)
-    lines = [
-        f"capacity plan for {universe} symbols, tier plan {settings.tier_plan!r}",
-        "",
-        f"{'entry':22}{'provider':14}{'calls/run':>10}{'runs':>6}{'window':>9}{'capacity':>10}{'use':>8}  fits",
-    ]
+def span(seconds: float) -> str:
+    """A duration for a reader: seconds under a minute, minutes under three hours, else hours."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3 * 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def clock(start: float) -> str:
+    """New York ``HH:MM`` of a start in seconds after midnight of the session day; ``+1``: the night after."""
+    minutes = int(start // 60)
+    return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}{'+1' if start >= DAY else ''}"
+
+
+def grouped(rows: tuple[RunRow, ...]) -> list[list[RunRow]]:
+    """Rows in start order, consecutive runs of one entry with the same finish merged (the hourly sweeps)."""
+    groups: list[list[RunRow]] = []
+    last: dict[int, list[RunRow]] = {}
     for r in rows:
-        w = r.work
-        lines.append(
-            f"{w.entry:22}{w.provider:14}{w.calls:>10}{w.runs:>6}{w.window / 60:>8.0f}m{r.capacity:>10}"
-            f"{r.share * 100:>7.1f}%  {'yes' if r.fits else 'NO'}"
-        )
-    lines += ["", f"{'per day':22}{'provider':14}{'calls':>10}{'':>15}{'capacity':>10}{'use':>8}  fits"]
-    daily_fits = True
+        g = last.get(id(r.work))
+        if g and g[-1].run == r.run - 1 and round(g[-1].finish, 2) == round(r.finish, 2):
+            g.append(r)
+            continue
+        last[id(r.work)] = [r]
+        groups.append(last[id(r.work)])
+    return groups
+
+
+def label(group: list[RunRow]) -> tuple[str, str]:
+    """(entry, with ``xN`` for N runs; New York start, or the first and last starts)."""
+    r = group[0]
+    name = r.work.entry + (f" x{len(group)}" if len(group) > 1 else "")
+    return name, clock(r.start) + (f"-{clock(group[-1].start)}" if len(group) > 1 else "")
+
+
+def run_line(group: list[RunRow]) -> str:
+    r = group[0]
+    name, start = label(group)
+    return (
+        f"{name:28}{r.work.provider:14}{r.calls:>6}  {start:13}{span(r.finish):>10}{span(r.window):>10}"
+        f"{min(r.share, 9.99) * 100:>5.0f}%  {'yes' if r.fits else 'NO'}"
+    )
+
+
+def check(settings: Settings, universe: int, *, end: date | None = None) -> tuple[bool, list[str]]:
+    """(fits, lines of the printed plan). ``end``: the session the first run's history ends on (default:
+    the last completed one)."""
+    policies = {name: parse_policy(p.quota) for name, p in settings.providers.items()}
+    schedule = entries(settings.tier_plan)
+    work = work_for(schedule, universe)
+    end = end or marketcal.last_completed_session(datetime.now(UTC))
+    guard = settings.quota_guard_seconds
+    plan = capacity_plan(work, policies, guard, history_calls=history_sessions(end))
+    lines = [
+        f"capacity plan for {universe} symbols, tier plan {settings.tier_plan!r}, "
+        f"against each quota's shape (a burst, then the refill; guard {guard:g} s)",
+        "each run starts at its New York slot (+1: the night after the session) and queues behind earlier",
+        "runs on its provider; finish: from its start to its last call at the quota's pace",
+        "",
+        HEADER,
+    ]
+    lines += [run_line(g) for g in grouped(plan.runs)]
+    lines += ["", f"{'per day':28}{'provider':14}{'calls':>6}  {'a day of quota':>14}{'use':>8}"]
     for name, policy in policies.items():
-        calls = sum(r.work.calls * r.work.runs for r in rows if r.work.provider == name)
-        cap = calls_in(policy, 86400)
-        daily_fits &= calls <= cap
-        lines.append(
-            f"{'':22}{name:14}{calls:>10}{'':>15}{cap:>10}{calls / cap * 100:>7.1f}%  {'yes' if calls <= cap else 'NO'}"
-        )
+        calls = sum(w.calls * w.runs for w in work if w.provider == name)
+        cap = calls_in(policy, DAY)
+        lines.append(f"{'':28}{name:14}{calls:>6}  {cap:>14}{calls / cap * 100:>7.1f}%")
+    h = plan.history
     lines += [
+        "",
+        f"first run: history backfill: {h.calls} grouped calls on {h.provider} ({h.policy}): about "
+        f"{span(h.seconds)} at the quota floor",
+        f"  (two years to {end.isoformat()}; not bound to a window: it carries on across windows until done)",
         "",
         "quotas: " + "; ".join(f"{n} {p.quota} ({p.plan})" for n, p in settings.providers.items()),
         "",
+        "coverage and freshness per tier:",
     ]
-    lines.append("coverage and freshness per tier:")
     for tier, n in tier_counts(universe, TIER_SIZES).items():
         lines.append(f"  tier {tier}: {n:>5} symbols  {FRESHNESS[tier]}")
-    fits = daily_fits and all(r.fits for r in rows)
     lines.append("")
-    lines.append(
-        "the schedule fits every quota"
-        if fits
-        else "the schedule does NOT fit: raise the plan or shrink the tiers"
-    )
-    return fits, lines
+    if plan.fits:
+        lines.append("the schedule fits: every run finishes within its window at the quota's pace")
+    else:
+        by_entry: dict[int, list[RunRow]] = {}
+        for r in plan.late:
+            by_entry.setdefault(id(r.work), []).append(r)
+        late = "; ".join(
+            f"{label(g)[0]} ({g[0].work.provider}) at {label(g)[1]}: "
+            f"{'up to ' if len(g) > 1 else ''}{span(max(r.finish for r in g))} of {span(g[0].window)}"
+            for g in by_entry.values()
+        )
+        lines.append(f"the schedule does NOT fit: {late}; raise the plan or shrink the tiers")
+    return plan.fits, lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ from datetime import date
 from planning import calls_in
 from ratelimits import parse_policy
 from stack.local import day_coverage
-from storage import Database, recommendations_for, usage_for
+from storage import Database, recommendations_for, recommendations_skipped, usage_for
 from worker.settings import Settings
 
 
@@ -20,8 +20,10 @@ def day_summary(
     wall: float,
     top: int = 10,
 ) -> dict:
-    """``symbols_total``, ``symbols_fresh``, ``recommendations``, ``violations``, ``calls`` per provider,
-    ``wall_seconds``, per-provider quota share of the day, phase timings and the top recommendations.
+    """``symbols_total``, ``symbols_fresh``, ``recommendations``, ``recommendations_skipped`` (why the day
+    has none at all, e.g. too little history to train the model; None when it was recommended),
+    ``violations``, ``calls`` per provider, ``wall_seconds``, per-provider quota share of the day, phase
+    timings and the top recommendations.
 
     Violations are the sandbox's throttle answers when a sandbox served the day, else the throttle and
     quota-exhausted answers recorded in ``api_usage`` (real providers, a proxy or another emulator).
@@ -30,6 +32,7 @@ def day_summary(
     total, fresh = len(coverage.symbols), len(coverage.bars & coverage.symbols)
     with db.session() as s:
         recs = recommendations_for(s, day)
+        skipped = recommendations_skipped(s, day)
         usage = usage_for(s, day)
     providers = {}
     for name, p in settings.providers.items():
@@ -52,6 +55,7 @@ def day_summary(
         "symbols_total": total,
         "symbols_fresh": fresh,
         "recommendations": len(recs),
+        "recommendations_skipped": skipped,
         "actions": {a: sum(1 for r in recs if r.action == a) for a in ("buy", "hold", "sell")},
         "violations": sum(p["violations"] for p in providers.values()),
         "calls": {n: p["calls"] for n, p in providers.items()},

@@ -60,7 +60,7 @@ def _panel(bars_by_symbol: dict[str, list]):
 
 def check_sample(settings, redis_url: str, *, count: int = 5, say=print) -> CheckResult:
     from analysis.indicators import compute_indicators, latest
-    from analysis.model import ModelError, ModelParams, train
+    from analysis.model import ModelError, ModelParams, NotEnoughHistory, train
     from analysis.quality import run_checks
     from analysis.recommend import daily_recommendations
     from sandbox.testing import SandboxProcess
@@ -105,6 +105,9 @@ def check_sample(settings, redis_url: str, *, count: int = 5, say=print) -> Chec
     ]
     try:
         model = train(panel, day, ModelParams(kind="logistic", min_cross_section=len(symbols), n_folds=2))
+    except NotEnoughHistory as exc:
+        result.problems.append(f"recommendations skipped: {exc.reason}")
+        return result
     except ModelError as exc:
         result.problems.append(f"model: {exc}")
         return result
@@ -129,6 +132,7 @@ def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None =
     guard (``TICKERBEAT_QUOTA_GUARD_SECONDS``)."""
     from stack.day import phase_instant
     from stack.local import PROVIDER_PREFIXES, day_coverage, local_stack
+    from storage import recommendations_skipped
 
     result = CheckResult("pipeline")
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tickerbeat-validate-"))
@@ -151,6 +155,8 @@ def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None =
         phases = driver.run_day(day)
         served = local.sandbox.stats()
         coverage = day_coverage(local.db, day)
+        with local.db.session() as s:
+            skipped_reason = recommendations_skipped(s, day)
     throttled = served["totals"]["throttled"]
     by_provider = {p: v["throttled"] for p, v in served["providers"].items() if v["throttled"]}
     symbols, bars, stale = coverage.symbols, coverage.bars, coverage.stale
@@ -168,7 +174,11 @@ def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None =
         result.problems.append(f"no bar and no stale mark: {sorted(coverage.without_bar)[:10]}")
     if coverage.unexplained:
         result.problems.append(f"neither recommended nor skipped: {sorted(coverage.unexplained)[:10]}")
-    if len(recommended) < 0.9 * n or len(indicators) < 0.9 * n:
+    if skipped_reason:
+        result.problems.append(f"recommendations skipped: {skipped_reason}")
+        if len(indicators) < 0.9 * n:
+            result.problems.append(f"{len(indicators)} analysed of {n} (< 90 %)")
+    elif len(recommended) < 0.9 * n or len(indicators) < 0.9 * n:
         result.problems.append(f"{len(recommended)} recommended, {len(indicators)} analysed of {n} (< 90 %)")
     if throttled:
         result.problems.append(f"the sandbox answered {throttled} calls with a throttle: {by_provider}")

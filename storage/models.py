@@ -242,6 +242,11 @@ class ChordBatch(Base):
     __table_args__ = (Index("ix_chord_batches_open", "completed_at", "deadline"),)
 
 
+# The day-level "no recommendations today" record: a data_quality row of this check and scope whose
+# detail carries the reason (e.g. too little history to train the model); see storage.writes.
+SKIPPED_CHECK, SKIPPED_SCOPE = "recommendations_skipped", "universe"
+
+
 class DataQuality(Base):
     """One data-quality check's outcome for a day and scope (e.g. check 'freshness', scope 'tier:1')."""
 

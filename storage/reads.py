@@ -6,7 +6,7 @@ ORM objects returned here stay readable after the session closes (``expire_on_co
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import UTC, date
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from storage.errors import StorageError
 from storage.models import (
+    SKIPPED_CHECK,
+    SKIPPED_SCOPE,
     USAGE_COUNTS,
     ApiUsage,
     DailyBar,
@@ -203,7 +205,39 @@ def quality_for(session: Session, day: date | str) -> list[DataQuality]:
     return list(session.scalars(query.order_by(DataQuality.check, DataQuality.scope)))
 
 
+def recommendations_skipped(session: Session, day: date | str) -> str | None:
+    """Why ``day`` has no recommendations at all (``storage.writes.record_recommendations_skipped``), or None."""
+    row = session.get(DataQuality, (_day(day, "day"), SKIPPED_CHECK, SKIPPED_SCOPE))
+    if row is None:
+        return None
+    return (row.detail or {}).get("reason") or "unknown reason"
+
+
 def stale_for(session: Session, day: date | str) -> dict[str, StaleMark]:
     """Symbols served from cache on ``day``."""
     query = select(StaleMark).where(StaleMark.day == _day(day, "day"))
     return {mark.symbol: mark for mark in session.scalars(query)}
+
+
+def listing_split(session: Session, since) -> tuple[list[str], list[str]]:
+    """Active tickers a listing refreshed at or after ``since`` (an aware datetime), and those it did not."""
+    rows = session.execute(select(Symbol.ticker, Symbol.updated_at).where(Symbol.active.is_(True))).all()
+    seen = sorted(t for t, at in rows if at is not None and _aware(at) >= since)
+    unseen = sorted(t for t, at in rows if at is None or _aware(at) < since)
+    return seen, unseen
+
+
+def symbols_without_bars(session: Session) -> list[str]:
+    """Active tickers with no bar at all (new listings, or a universe whose history is not loaded yet)."""
+    query = (
+        select(Symbol.ticker)
+        .outerjoin(DailyBar, DailyBar.symbol == Symbol.ticker)
+        .where(Symbol.active.is_(True), DailyBar.symbol.is_(None))
+        .distinct()
+        .order_by(Symbol.ticker)
+    )
+    return list(session.scalars(query))
+
+
+def _aware(at):
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

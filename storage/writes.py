@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from storage.errors import StorageError
 from storage.models import (
     ACTIONS,
+    SKIPPED_CHECK,
+    SKIPPED_SCOPE,
     DailyBar,
     DataQuality,
     Indicator,
@@ -134,6 +136,15 @@ def replace_quality(session: Session, day: date | str, check: str, records: Iter
     return upsert_quality(session, the_day, rows)
 
 
+def record_recommendations_skipped(session: Session, day: date | str, reason: str | None) -> int:
+    """Record that ``day`` has no recommendations at all and why (one line, e.g. too little history to
+    train the model), or with ``reason`` None clear that record (the day was recommended after all).
+    Returns rows written."""
+    row = {"check": SKIPPED_CHECK, "scope": SKIPPED_SCOPE, "value": None, "threshold": None, "ok": False,
+           "detail": {"reason": reason, "text": f"recommendations skipped: {reason}"}}  # fmt: skip
+    return replace_quality(session, day, SKIPPED_CHECK, [row] if reason else [])
+
+
 def mark_stale(session: Session, records: Iterable[Any]) -> int:
     """Record symbols served from cache: ``(symbol, day, reason[, last_good_day])``.
 
@@ -216,3 +227,17 @@ __all__ = [
     "upsert_symbols",
     "upsert_quotes",
 ]
+
+
+def deactivate(session: Session, tickers: Iterable[str], day: date) -> list[str]:
+    """Mark ``tickers`` delisted on ``day`` (inactive; their history is kept). Returns those changed."""
+    tickers = sorted(set(tickers))
+    if not tickers:
+        return []
+    changed = list(session.scalars(select(Symbol.ticker).where(Symbol.ticker.in_(tickers), Symbol.active.is_(True))))
+    for start in range(0, len(changed), 500):
+        part = changed[start : start + 500]
+        session.execute(
+            Symbol.__table__.update().where(Symbol.ticker.in_(part)).values(active=False, delisted_on=day)
+        )
+    return changed

@@ -12,7 +12,6 @@ from analysis.indicators import compute_indicators, latest
 from analysis.quality import run_checks
 from storage import (
     active_symbols,
-    complete_batch,
     latest_quotes,
     mark_stale,
     symbols_missing_bar,
@@ -22,7 +21,7 @@ from storage import (
 )
 from tasks import context
 from tasks.base import tickerbeat_task
-from tasks.fetching import record_usage
+from tasks.fetching import record_run_usage
 from tasks.panels import load_panel
 
 log = logging.getLogger("tickerbeat.analysis")
@@ -51,38 +50,26 @@ def analyse(session, day: date, symbols: list[str]) -> int:
     return upsert_indicators(session, indicator_rows(panel, day))
 
 
-@tickerbeat_task(name="tasks.analysis.analyse_batch")
-def analyse_batch(
-    results: list, batch_id: str, day: str, indicators: bool = True, stale_if_missing: bool = True
-) -> dict:
-    """Chord callback of a fetch batch: usage, batch bookkeeping, then the batch's indicators.
-
-    Symbols the batch's fallback could not serve are marked stale (served from cache) when
-    ``stale_if_missing``. Runs whatever the header's outcomes were: failures are values.
-    """
+@tickerbeat_task(name="tasks.analysis.analyse_run")
+def analyse_run(run_id: str, day: str, indicators: bool = True, stale_if_missing: bool = False) -> dict:
+    """Callback of a run of fetches, once nothing is pending: usage, then the indicators of the symbols
+    answered ``ok``. ``stale_if_missing`` (fallback runs): the run's symbols still without ``day``'s bar
+    are marked stale (served from cache) with the reason."""
+    ctx = context.current()
+    ledger = ctx.backlog.ledger(run_id)
+    ok = ctx.backlog.ok_keys(run_id)
     the_day = date.fromisoformat(day)
-    symbols = sorted({r["symbol"] for r in results if isinstance(r, dict) and r.get("symbol")})
-    with context.current().db.session() as s, s.begin():
-        record_usage(s, day, results)
-        written = analyse(s, the_day, symbols) if indicators else 0
+    with ctx.db.session() as s, s.begin():
+        record_run_usage(s, ledger)
+        written = analyse(s, the_day, ok) if indicators else 0
         stale = []
-        if stale_if_missing and not indicators:
+        if stale_if_missing:
             missing = set(symbols_missing_bar(s, the_day))
-            stale = [sym for sym in symbols if sym in missing]
+            stale = [sym for sym in ctx.backlog.keys(run_id) if sym in missing]
             if stale:
-                mark_stale(
-                    s, [{"symbol": sym, "day": the_day, "reason": "every fallback failed"} for sym in stale]
-                )
-        complete_batch(s, batch_id)
-    ok = sum(1 for r in results if isinstance(r, dict) and r.get("outcome") == "ok")
-    return {
-        "batch_id": batch_id,
-        "day": day,
-        "parts": len(results),
-        "ok": ok,
-        "indicators": written,
-        "stale": len(stale),
-    }
+                mark_stale(s, [{"symbol": sym, "day": the_day, "reason": "every fallback failed"} for sym in stale])
+    return {"run": run_id, "day": day, "ok": len(ok), "indicators": written, "stale": len(stale),
+            "made": ledger.made if ledger else 0}  # fmt: skip
 
 
 @tickerbeat_task(name="tasks.analysis.analyse_day", expires=3600)

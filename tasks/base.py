@@ -3,6 +3,8 @@
 - Beat-fired messages carry ``_entry=<schedule entry>``: the calendar gate (``beat_schedule.due``)
   either lets the run through with ``day=<trading day>`` or skips it, and a Redis claim makes a
   duplicate message for the same slot a no-op.
+- Released by the paced dispatcher, a provider call carries ``_dispatch=<release>``: the wrapper makes
+  the call only while its release holds and settles it exactly once (``tasks.runs.call_dispatched``).
 - Late acknowledgement: a task whose worker dies is delivered again, so every task is idempotent.
 """
 
@@ -15,7 +17,9 @@ from celery import Task
 
 import beat_schedule
 from tasks import context
+from tasks.runs import call_dispatched
 from worker.celery import app
+from worker.queues import queue_for_task
 
 log = logging.getLogger("tickerbeat.tasks")
 
@@ -29,9 +33,15 @@ class TickerbeatTask(Task):
     reject_on_worker_lost = True
 
     def __call__(self, *args, **kwargs):
+        release = kwargs.pop("_dispatch", None)
+        if release is not None:
+            provider = queue_for_task(self.name) or ""
+            return call_dispatched(provider, release, lambda: super(TickerbeatTask, self).__call__(*args, **kwargs))
         entry_name = kwargs.pop("_entry", None)
         if entry_name is not None:
             entry = beat_schedule.BY_NAME[entry_name]
+            if entry.every:  # an interval entry: idempotent work, neither gated nor claimed
+                return super().__call__(*args, **kwargs)
             level = _conservation_level() if entry.conserve else 0
             firing = beat_schedule.gate(entry, datetime.now(UTC), level)
             if isinstance(firing, str):

@@ -15,6 +15,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 import ratelimits
+from dispatch import Backlog
 from providers import CLIENTS, ProviderConfig
 from storage import Database
 from worker.settings import Settings
@@ -38,6 +39,10 @@ class Context:
     @cached_property
     def limiter(self) -> ratelimits.Limiter:
         return ratelimits.Limiter(self.redis, guard=self.settings.quota_guard_seconds)
+
+    @cached_property
+    def backlog(self) -> Backlog:
+        return Backlog(self.redis)
 
     @cached_property
     def db(self) -> Database:

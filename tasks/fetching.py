@@ -16,6 +16,7 @@ import redis
 import ratelimits
 from monitoring.recording import record_call
 from providers import FetchResult
+from storage import add_api_usage
 from tasks import context
 
 log = logging.getLogger("tickerbeat.fetch")
@@ -111,7 +112,14 @@ def usage_counts(outcomes: Counter) -> dict[str, int]:
 
 def record_usage(session, day: str, summaries: Iterable[dict | None]) -> None:
     """Add the summaries' outcomes to ``api_usage`` for ``day``."""
-    from storage import add_api_usage
-
     for provider, outcomes in outcome_counts(summaries).items():
         add_api_usage(session, provider, day, **usage_counts(outcomes))
+
+
+def record_run_usage(session, ledger) -> None:
+    """Add a finished run's outcomes (``dispatch.Ledger``; None: nothing) to ``api_usage`` for its day."""
+    if ledger is None:
+        return
+    outcomes = Counter(ledger.outcomes)
+    outcomes["deferred"] += ledger.deferred
+    add_api_usage(session, ledger.provider, ledger.day, **usage_counts(outcomes))

@@ -1,28 +1,33 @@
 """Queue ``control``: the planner. Decides each run's calls, bulk endpoints first, within the quota.
 
-- ``plan_quotes``: a Finnhub quote sweep over some tiers, admitted against what the quota can still
-  serve in the run's window; the rest is carried to the next sweep (tier order), never parked as ETAs.
+Every decision becomes a run of the paced dispatcher (``tasks.runs.submit``): the admitted calls wait in
+the provider's line and are let out as the quota comes due; nothing is parked as an ETA task.
+
+- ``plan_refresh``: a quote sweep over some tiers, admitted against what the quota can serve in the run's
+  window (its real shape, after the calls already in line); the rest is carried to the next sweep, first in
+  line, and so is whatever the window ends on.
 - ``plan_eod``: the whole market's official bars from Polygon's grouped daily (the day and the one
-  before, for late corrections); ``after_eod`` then sends the symbols still missing to Yahoo, then to
-  Alpha Vantage (a few a day), and marks whatever is left as served from cache (stale).
-- ``plan_backfill``: two years of history, one grouped call per missing session, as the quota allows.
+  before, for late corrections), first in line; ``after_eod`` then sends the symbols still missing to
+  Yahoo, then to Alpha Vantage (a few a day), and marks whatever is left as served from cache (stale).
+- ``plan_backfill``: two years of history, one grouped call per missing session, in one run that goes on
+  at the quota's pace until done (never re-planned while open).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from datetime import date, timedelta
 
-from celery import chord
-
 import marketcal
-from planning.admission import admit, priority_order, remaining_calls
+from dispatch import RunSpec
+from planning.admission import admit, priority_order
+from ratelimits import capacity_within
 from storage import active_symbols, days_with_bars, last_bar_days, mark_stale, symbols_missing_bar, tiers
-from tasks import chords, context
+from tasks import context, runs
 from tasks.base import tickerbeat_task
-from tasks.fetching import record_usage
-from worker.celery import app
+from tasks.fetching import record_run_usage
 
 log = logging.getLogger("tickerbeat.planner")
 
@@ -31,10 +36,15 @@ HISTORY_DAYS = 730  # the free Polygon plan's two years
 BACKFILL_COVERAGE = 0.5
 
 
-def _remaining(provider: str, seconds: float) -> int:
+def _capacity(provider: str, seconds: float, most: int) -> int:
+    """Calls ``provider``'s quota can still serve in the next ``seconds`` (its real shape: bursts and
+    refills), after the calls already waiting in its line or in flight; at most ``most``."""
     ctx = context.current()
     policy = ctx.policy(provider)
-    return remaining_calls(policy, ctx.limiter.stats(provider, policy), seconds)
+    bookings, now = ctx.limiter.bookings(provider, policy)
+    ahead = sum(ctx.backlog.depth(provider))
+    free = capacity_within(policy, bookings, now, seconds, ctx.settings.quota_guard_seconds, most=most + ahead)
+    return max(0, free - ahead)
 
 
 def _carry_key(provider: str, what: str) -> str:
@@ -46,11 +56,12 @@ PLAN_KEEP_SECONDS = 8 * 86400
 
 def plan_key(day: str) -> str:
     """Redis hash of the planner's decisions for ``day`` (field: what was planned; value: JSON summary),
-    read by ``celery inspect plan`` and the metrics exporter."""
+    read by ``celery inspect plan`` and the metrics exporter. Each run's live accounting is its ledger
+    (``tasks.runs.ledger_records``)."""
     return f"tickerbeat:plan:{day}"
 
 
-def _record(day: str, what: str, summary: dict) -> dict:
+def record_plan(day: str, what: str, summary: dict) -> dict:
     r = context.current().redis
     r.hset(plan_key(day), what, json.dumps(summary, default=str))
     r.expire(plan_key(day), PLAN_KEEP_SECONDS)
@@ -73,8 +84,14 @@ def _days_before(day: str, n: int) -> str:
     return (date.fromisoformat(day) - timedelta(days=n)).isoformat()
 
 
-@tickerbeat_task(name="tasks.planner.plan_refresh", expires=3600)
+def _run_id(kind: str, day: str, task_id: str | None) -> str:
+    """Stable for one planning decision: a redelivered planner task (same id) admits nothing twice."""
+    return f"{kind}:{day}:{(task_id or uuid.uuid4().hex)[:12]}"
+
+
+@tickerbeat_task(name="tasks.planner.plan_refresh", expires=3600, bind=True)
 def plan_refresh(
+    self,
     tiers: list[int],
     day: str,
     provider: str = "finnhub",
@@ -83,8 +100,9 @@ def plan_refresh(
 ) -> dict:
     """Refresh ``tiers`` from ``provider`` on ``day``, as many symbols as its quota serves in the window.
 
-    ``per_run`` rotates through the tiers (oldest data first) at most that many symbols a run; symbols
-    the quota cannot serve now are carried to the provider's next run, first in line.
+    ``per_run`` rotates through the tiers (oldest data first) at most that many symbols a run. Symbols the
+    quota cannot serve in the window, now or by the window's end, are carried to the provider's next run,
+    first in line; the admitted ones are paced out by the dispatcher.
     """
     if provider not in REFRESH_TASKS:
         raise ValueError(f"no refresh task for provider {provider!r}; known: {', '.join(REFRESH_TASKS)}")
@@ -96,71 +114,63 @@ def plan_refresh(
             oldest = sorted(age, key=lambda sym: (age[sym] or date.min, sym))[:per_run]
             by_tier = {0: oldest}
     carry = _carry_key(provider, "refresh")
-    carried = json.loads(ctx.redis.getdel(carry) or "[]")
+    carried = runs.take_carried(carry)
     order = priority_order(by_tier, carried)
-    decision = admit(order, _remaining(provider, window_seconds))
+    decision = admit(order, _capacity(provider, window_seconds, len(order)))
     if decision.carried:
-        ctx.redis.set(carry, json.dumps(list(decision.carried)), ex=7 * 86400)
-        log.warning(
-            "%s refresh %s: %d symbols carried to the next run (quota)", provider, day, len(decision.carried)
-        )
+        ctx.redis.rpush(carry, *decision.carried)
+        log.warning("%s refresh %s: %d symbols carried to the next run (quota)", provider, day, len(decision.carried))
     task, common = REFRESH_TASKS[provider]
-    batches = chords.launch(task, decision.admitted, common(day), "tasks.analysis.analyse_batch", {"day": day},
-                            window_seconds + 600, kind=f"{provider}.refresh")  # fmt: skip
-    summary = {"day": day, "tiers": tiers, "provider": provider, "planned": len(order),
-               "admitted": len(decision.admitted), "carried": len(decision.carried), "batches": batches}  # fmt: skip
-    return _record(day, f"{provider}:tiers={','.join(map(str, tiers))}", summary)
+    spec = RunSpec(_run_id(f"{provider}-refresh", day, self.request.id), provider, task, "symbol", day,
+                   kind=f"{provider}.refresh", common=common(day), callback="tasks.analysis.analyse_run",
+                   callback_kwargs={"day": day}, priority=1, deadline=ctx.backlog.now() + window_seconds,
+                   on_expiry="carry", carry_to=carry, track_ok=True)  # fmt: skip
+    runs.submit(spec, decision.admitted, planned=len(order))
+    runs.clear_carried(carry, len(carried))
+    summary = {"day": day, "tiers": tiers, "provider": provider, "planned": len(order), "run": spec.id,
+               "admitted": len(decision.admitted), "carried": len(decision.carried)}  # fmt: skip
+    return record_plan(day, f"{provider}:tiers={','.join(map(str, tiers))}", summary)
 
 
 @tickerbeat_task(name="tasks.planner.plan_eod", expires=3 * 3600)
-def plan_eod(day: str) -> dict:
-    """Official bars for ``day`` and the session before it (corrections), then the fallbacks."""
+def plan_eod(day: str, window_seconds: float = 3 * 3600) -> dict:
+    """Official bars for ``day`` and the session before it (corrections), first in Polygon's line; the
+    fallbacks follow when both have settled (``after_eod``)."""
     previous = marketcal.previous_trading_day(date.fromisoformat(day)).isoformat()
-    fetch = app.signature("tasks.polygon.fetch_grouped_daily")
-    chord([fetch.clone(kwargs={"day": day}), fetch.clone(kwargs={"day": previous})])(
-        app.signature("tasks.planner.after_eod", kwargs={"day": day})
-    )
-    return _record(day, "eod", {"day": day, "grouped": [day, previous]})
+    ctx = context.current()
+    spec = RunSpec(f"eod:{day}", "polygon", "tasks.polygon.fetch_grouped_daily", "day", day, kind="polygon.eod",
+                   callback="tasks.planner.after_eod", callback_kwargs={"day": day}, priority=0,
+                   deadline=ctx.backlog.now() + window_seconds, on_expiry="stale")  # fmt: skip
+    runs.submit(spec, [day, previous])
+    return record_plan(day, "eod", {"day": day, "grouped": [day, previous], "run": spec.id})
 
 
 @tickerbeat_task(name="tasks.planner.after_eod", expires=3 * 3600)
-def after_eod(results: list, day: str, window_seconds: float = 2 * 3600) -> dict:
+def after_eod(run_id: str, day: str, window_seconds: float = 2 * 3600) -> dict:
     """Send the symbols still missing ``day``'s bar to Yahoo, then Alpha Vantage; mark the rest stale."""
     ctx = context.current()
     with ctx.db.session() as s, s.begin():
-        record_usage(s, day, results)
+        record_run_usage(s, ctx.backlog.ledger(run_id))
         missing = symbols_missing_bar(s, day)
         tier_of = tiers(s)
     missing.sort(key=lambda sym: (tier_of.get(sym, 4), sym))
-    to_yahoo = admit(missing, _remaining("yahoo", window_seconds))
-    to_av = admit(to_yahoo.carried, _remaining("alphavantage", window_seconds))
+    to_yahoo = admit(missing, _capacity("yahoo", window_seconds, len(missing)))
+    to_av = admit(to_yahoo.carried, _capacity("alphavantage", window_seconds, len(to_yahoo.carried)))
     start = marketcal.previous_trading_day(date.fromisoformat(day)).isoformat()
-    common = {"start": start, "end": day}
-    follow = {"day": day, "indicators": False, "stale_if_missing": True}
-    chords.launch(
-        "tasks.yahoo.fetch_history",
-        to_yahoo.admitted,
-        common,
-        "tasks.analysis.analyse_batch",
-        follow,
-        window_seconds + 600,
-        kind="yahoo.history",
-    )
-    chords.launch(
-        "tasks.alphavantage.fetch_daily",
-        to_av.admitted,
-        common,
-        "tasks.analysis.analyse_batch",
-        follow,
-        window_seconds + 600,
-        kind="alphavantage.daily",
-    )
+    deadline = ctx.backlog.now() + window_seconds
+    for provider, task, admitted in (("yahoo", "tasks.yahoo.fetch_history", to_yahoo.admitted),
+                                     ("alphavantage", "tasks.alphavantage.fetch_daily", to_av.admitted)):  # fmt: skip
+        spec = RunSpec(f"eod-{provider}:{day}", provider, task, "symbol", day, kind=f"{provider}.fallback",
+                       common={"start": start, "end": day}, callback="tasks.analysis.analyse_run",
+                       callback_kwargs={"day": day, "indicators": False, "stale_if_missing": True},
+                       priority=0, deadline=deadline, on_expiry="stale", track_ok=True)  # fmt: skip
+        runs.submit(spec, admitted)
     stale = to_av.carried
     if stale:
         _mark_stale(day, stale, "no provider could serve it within its quota")
     summary = {"day": day, "missing": len(missing), "yahoo": len(to_yahoo.admitted),
                "alphavantage": len(to_av.admitted), "stale": len(stale)}  # fmt: skip
-    return _record(day, "eod-fallbacks", summary)
+    return record_plan(day, "eod-fallbacks", summary)
 
 
 def _mark_stale(day: str, symbols, reason: str) -> None:
@@ -168,35 +178,53 @@ def _mark_stale(day: str, symbols, reason: str) -> None:
         mark_stale(s, [{"symbol": sym, "day": day, "reason": reason} for sym in symbols])
 
 
-@tickerbeat_task(name="tasks.planner.plan_backfill", expires=3 * 3600)
-def plan_backfill(day: str, window_seconds: float = 2 * 3600, history_days: int = HISTORY_DAYS) -> dict:
-    """One grouped-daily call per session of the last two years that the universe mostly lacks."""
-    ctx = context.current()
+BACKFILL_RUN_KEY = "tickerbeat:dispatch:backfill"
+
+
+def missing_sessions(session, day: str, history_days: int = HISTORY_DAYS) -> tuple[list[str], int]:
+    """(sessions of the last ``history_days`` that the universe mostly lacks, newest first; all sessions)."""
     end = date.fromisoformat(day)
     start = end - timedelta(days=history_days)
-    with ctx.db.session() as s:
-        universe = len(active_symbols(s))
-        have = set(days_with_bars(s, start, end, min_symbols=max(1, int(universe * BACKFILL_COVERAGE))))
+    universe = len(active_symbols(session))
+    have = set(days_with_bars(session, start, end, min_symbols=max(1, int(universe * BACKFILL_COVERAGE))))
     # Polygon refuses data older than two years: keep a day's margin inside the limit.
-    sessions = [d for d in marketcal.trading_days(start + timedelta(days=1), end) if d not in have]
-    sessions.sort(reverse=True)  # newest first: the indicators need the recent past most
-    decision = admit([d.isoformat() for d in sessions], _remaining("polygon", window_seconds))
-    fetch = app.signature("tasks.polygon.fetch_grouped_daily")
-    if decision.admitted:
-        chord([fetch.clone(kwargs={"day": d}) for d in decision.admitted])(
-            app.signature("tasks.planner.after_backfill", kwargs={"day": day})
-        )
-    summary = {"day": day, "missing_sessions": len(sessions), "admitted": len(decision.admitted),
-               "carried": len(decision.carried)}  # fmt: skip
-    return _record(day, "backfill", summary)
+    sessions = marketcal.trading_days(start + timedelta(days=1), end)
+    missing = sorted((d for d in sessions if d not in have), reverse=True)  # the recent past matters most
+    return [d.isoformat() for d in missing], len(sessions)
+
+
+@tickerbeat_task(name="tasks.planner.plan_backfill", expires=3 * 3600, bind=True)
+def plan_backfill(self, day: str, history_days: int = HISTORY_DAYS, window_seconds: float | None = None) -> dict:
+    """One grouped-daily call per session of the last two years that the universe mostly lacks, in one
+    run that carries on across nights until done: while it is open, a new plan admits nothing."""
+    ctx = context.current()
+    current = ctx.redis.get(BACKFILL_RUN_KEY)
+    ledger = ctx.backlog.ledger(current.decode()) if current else None
+    if ledger is not None and not ledger.done:
+        summary = {"day": day, "run": ledger.run_id, "resumed": True, "admitted": ledger.admitted,
+                   "made": ledger.made, "pending": ledger.pending}  # fmt: skip
+        return record_plan(day, "backfill", summary)
+    with ctx.db.session() as s:
+        sessions, total = missing_sessions(s, day, history_days)
+    spec = RunSpec(_run_id("backfill", day, self.request.id), "polygon", "tasks.polygon.fetch_grouped_daily", "day",
+                   day, kind="polygon.backfill", callback="tasks.planner.after_backfill", callback_kwargs={"day": day},
+                   priority=2)  # fmt: skip
+    if sessions:
+        ctx.redis.set(BACKFILL_RUN_KEY, spec.id)
+    runs.submit(spec, sessions)
+    summary = {"day": day, "run": spec.id, "sessions": total, "missing_sessions": len(sessions),
+               "admitted": len(sessions), "carried": 0}  # fmt: skip
+    return record_plan(day, "backfill", summary)
 
 
 @tickerbeat_task(name="tasks.planner.after_backfill")
-def after_backfill(results: list, day: str) -> dict:
-    with context.current().db.session() as s, s.begin():
-        record_usage(s, day, results)
-    stored = sum(r.get("stored", 0) for r in results if isinstance(r, dict))
-    return {"day": day, "sessions": len(results), "bars": stored}
+def after_backfill(run_id: str, day: str) -> dict:
+    ctx = context.current()
+    ledger = ctx.backlog.ledger(run_id)
+    with ctx.db.session() as s, s.begin():
+        record_run_usage(s, ledger)
+    runs.wake_bootstrap()
+    return {"day": day, "run": run_id, "sessions": ledger.made if ledger else 0}
 
 
 CONSERVATION_KEY = "tickerbeat:conservation"
@@ -234,4 +262,4 @@ def check_budget(day: str) -> dict:
     if status.level != previous:
         log.warning("conservation mode level %d -> %d: projection %.2f USD (warning %.2f, budget %.2f)",
                     previous, status.level, status.projection_usd, status.warning_usd, status.budget_usd)  # fmt: skip
-    return _record(day, "budget", summary)
+    return record_plan(day, "budget", summary)

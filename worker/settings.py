@@ -80,6 +80,9 @@ class Settings:
     monthly_budget_usd: float
     budget_warning_usd: float
     tier_plan: str = "bulk-first"
+    dispatch_horizon_seconds: float = 20.0
+    dispatch_lost_after_seconds: float = 900.0
+    universe_source: str = "finnhub"
     data_dir: str = "var"
     reports_dir: str = "reports"
     environ_name: str = field(default="production")
@@ -89,6 +92,7 @@ class Settings:
         env = _Env(os.environ if environ is None else environ)
         redis_url = env.url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss", "unix"))
         providers = {p: _provider(env, p) for p in PROVIDERS}
+        max_wait = env.number("TICKERBEAT_QUOTA_MAX_WAIT_SECONDS", 30.0, minimum=5.0)
         return cls(
             redis_url=redis_url,
             broker_url=env.url("CELERY_BROKER_URL", redis_url, schemes=("redis", "rediss", "unix")),
@@ -102,7 +106,7 @@ class Settings:
             # was measured on two loaded cores against the sandbox, and 0.1 s still let the odd call land
             # inside a window under load; a real network adds more. 0.25 s costs < 0.5 % of a minute window.
             quota_guard_seconds=env.number("TICKERBEAT_QUOTA_GUARD_SECONDS", 0.25, minimum=0.0, maximum=5.0),
-            quota_max_wait_seconds=env.number("TICKERBEAT_QUOTA_MAX_WAIT_SECONDS", 30.0, minimum=0.0),
+            quota_max_wait_seconds=max_wait,
             visibility_timeout_seconds=int(
                 env.number("TICKERBEAT_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=60)
             ),
@@ -110,6 +114,11 @@ class Settings:
             monthly_budget_usd=env.number("TICKERBEAT_MONTHLY_BUDGET_USD", 50.0, minimum=0.0),
             budget_warning_usd=env.number("TICKERBEAT_BUDGET_WARNING_USD", 40.0, minimum=0.0),
             tier_plan=_tier_plan(env.str("TICKERBEAT_TIER_PLAN", "bulk-first")),
+            dispatch_horizon_seconds=_horizon(env, max_wait),
+            # Longer than any released call's life (queue, pool wait 60 s, quota wait, HTTP timeouts):
+            # a release still in flight after this is presumed lost and goes back in line.
+            dispatch_lost_after_seconds=env.number("TICKERBEAT_DISPATCH_LOST_AFTER_SECONDS", 900.0, minimum=120.0),
+            universe_source=_universe_source(env.str("TICKERBEAT_UNIVERSE_SOURCE", "finnhub")),
             data_dir=env.str("TICKERBEAT_DATA_DIR", "var"),
             reports_dir=env.str("TICKERBEAT_REPORTS_DIR", "reports"),
             environ_name=env.str("TICKERBEAT_ENV", "production"),
@@ -147,6 +156,29 @@ def _tier_plan(name: str) -> str:
 
     if name not in PLANS:
         raise SettingsError(f"TICKERBEAT_TIER_PLAN: unknown plan {name!r}; choose one of {', '.join(PLANS)}")
+    return name
+
+
+def _horizon(env: _Env, max_wait: float) -> float:
+    """How far ahead the feeder releases calls: below the longest quota wait, so a released call always
+    finds its slot within it (a few seconds of margin for queueing and clock reads)."""
+    horizon = env.number("TICKERBEAT_DISPATCH_HORIZON_SECONDS", min(20.0, max_wait * 2 / 3), minimum=1.0)
+    if horizon > max_wait - 2:
+        raise SettingsError(
+            f"TICKERBEAT_DISPATCH_HORIZON_SECONDS: must be at least 2 s below TICKERBEAT_QUOTA_MAX_WAIT_SECONDS "
+            f"({max_wait:g}), got {horizon:g}"
+        )
+    return horizon
+
+
+UNIVERSE_SOURCES = ("finnhub", "polygon", "alphavantage")
+
+
+def _universe_source(name: str) -> str:
+    if name not in UNIVERSE_SOURCES:
+        raise SettingsError(
+            f"TICKERBEAT_UNIVERSE_SOURCE: unknown source {name!r}; choose one of {', '.join(UNIVERSE_SOURCES)}"
+        )
     return name
 
 

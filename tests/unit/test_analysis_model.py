@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -10,7 +11,18 @@ import numpy as np
 import pytest
 
 from analysis.features import FEATURE_NAMES, above_median_labels, feature_arrays, features_on, forward_returns
-from analysis.model import CODE_VERSION, ModelError, ModelParams, dumps, loads, predict, train
+from analysis.model import (
+    CODE_VERSION,
+    ModelError,
+    ModelParams,
+    NotEnoughHistory,
+    dumps,
+    history_shortfall,
+    loads,
+    predict,
+    sessions_needed,
+    train,
+)
 from analysis.panel import Panel
 from analysis.validation import walk_forward_folds
 
@@ -219,13 +231,39 @@ def test_logistic_variant_finds_the_signal_too(signal_panel):
 
 
 @pytest.mark.parametrize(
-    ("days", "message"),
-    [(200, "no usable training sessions"), (256, "no usable training sessions")],
-)
-def test_too_little_history_is_a_clear_error(days, message):
-    panel = market(days, 30, 0.0, 3)
-    with pytest.raises(ModelError, match=message):
+    ("days", "symbols", "reason"),
+    [
+        (12, 30, r"^not enough history: 12 sessions up to 2025-01-12, 257 needed \(252 for every feature "
+                 r"\+ 5 for the first label, in 20 symbols or more\)$"),
+        (256, 30, r"^not enough history: 256 sessions up to 2025-09-13, 257 needed "),
+        (300, 19, r"^not enough symbols: 19 with bars up to 2025-10-27, 20 needed "),
+    ],
+)  # fmt: skip
+def test_too_little_history_says_why_in_one_line(days, symbols, reason):
+    panel = market(days, symbols, 0.0, 3)
+    with pytest.raises(NotEnoughHistory) as caught:
         train(panel, panel.dates[-1])
+    assert isinstance(caught.value, ModelError)
+    assert re.search(reason, caught.value.reason) and "\n" not in caught.value.reason
+    assert str(caught.value) == caught.value.reason
+    assert history_shortfall(panel, panel.dates[-1]) == caught.value.reason
+
+
+def test_the_minimum_history_is_the_longest_lookback_plus_the_horizon():
+    assert sessions_needed() == 257 and sessions_needed(ModelParams(horizon=10)) == 262
+    panel = market(257, 30, 0.0, 3)
+    assert train(panel, panel.dates[-1], ModelParams(max_iter=5)).n_train == 30  # one usable session
+    with pytest.raises(NotEnoughHistory, match="256 sessions"):
+        train(panel, panel.dates[-2], ModelParams(max_iter=5))
+
+
+def test_long_history_with_gaps_is_told_apart_from_short_history():
+    full = market(300, 30, 0.0, 3)
+    no_volume = Panel(full.dates, full.symbols, full.close, full.high, full.low, np.full(full.shape, np.nan))
+    with pytest.raises(
+        NotEnoughHistory, match="^not enough complete history: no session up to 2025-10-27 has 20"
+    ):
+        train(no_volume, no_volume.dates[-1])
 
 
 @pytest.mark.parametrize(

@@ -161,3 +161,17 @@ def test_an_empty_day_still_renders():
 def test_mismatched_history_is_a_clear_error():
     with pytest.raises(ValueError, match="3 dates but 2 closes"):
         PriceHistory([DAY] * 3, [1.0, 2.0])
+
+
+def test_a_skipped_day_says_why_at_the_top_instead_of_a_ranking():
+    reason = "not enough history: 12 sessions up to 2026-11-25, 257 needed (<details>)"
+    skipped = [Skipped("NEW", "only 12 days of history (needs 252)")]
+    html = render_report(DAY, [], {}, QUALITY, None, USAGE, skipped=skipped, skipped_reason=reason).html
+    banner = html.index("<strong>Recommendations skipped:</strong> not enough history: 12 sessions")
+    assert "(&lt;details&gt;)" in html  # escaped like every other text
+    assert html.index("<h1>") < banner < html.index("<h2>Data quality</h2>")
+    assert "buys</h2>" not in html and "sells</h2>" not in html and "symbols ranked" not in html
+    assert "No validated model" not in html  # the banner already says there is no model
+    assert "<td>NEW</td><td>only 12 days of history (needs 252)</td>" in html  # each symbol's reason stays
+    assert html.count(NOT_ADVICE) == 2
+    assert "Recommendations skipped" not in render_report(DAY, [], {}, [], None, []).html

@@ -61,7 +61,18 @@ def test_entries_have_names_reasons_and_expiry():
     assert len(names) == len(set(names))
     for e in ENTRIES:
         assert e.why.strip() and e.expires > 0
-        assert e.calendar in {"session", "market-hours", "after-session", "monthly", "weekly", "daily"}
+        assert e.calendar in {"session", "market-hours", "after-session", "monthly", "weekly", "daily", "always"}
+        # an interval entry (every > 0) and only it runs on the "always" calendar, with no New York slot
+        assert (e.calendar == "always") == (e.every > 0)
+        assert (e.slots() == []) == (e.every > 0)
+
+
+def test_interval_entries_fire_on_a_plain_interval():
+    feed = BY_NAME["dispatch-feed"]
+    sched = feed.crontab()
+    assert sched.run_every.total_seconds() == feed.every == 60
+    # its expiry is shorter than its interval: a backlog of wake-ups never piles up
+    assert feed.expires < feed.every
 
 
 def test_beat_schedule_carries_the_entry_name_and_expiry():

@@ -1,0 +1,125 @@
+"""Runs of provider calls through the paced dispatcher (``dispatch/``), as the tasks use them.
+
+- ``submit``: admit a run's keys and wake the feeder (``tasks.dispatch.feed``), which lets them out to the
+  provider's queue as the quota comes due.
+- ``call_dispatched``: what the task wrapper does around one released call: make it only while its release
+  holds, then settle it exactly once (made, or back in line when deferred).
+- ``conclude``: what follows a settle or a closed window: carried keys go to the next run's line, stale
+  keys get a stale mark with the reason, a complete run fires its callback once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from dispatch import Release, RunSpec
+from storage import mark_stale
+from tasks import context
+from worker.celery import app
+
+log = logging.getLogger("tickerbeat.dispatch")
+
+FEED_TASK = "tasks.dispatch.feed"
+# Outcomes of a fetch that made no provider call: the call goes back to its place in line.
+NO_CALL = frozenset({"deferred", "unavailable"})
+CARRY_SECONDS = 7 * 86400
+
+
+def submit(spec: RunSpec, keys: Sequence[str], planned: int | None = None) -> int:
+    """Admit ``keys`` as run ``spec`` (nothing if the run exists) and wake the feeder; returns the count."""
+    n = context.current().backlog.submit(spec, list(keys), planned)
+    if n == 0:  # nothing to call: the run is complete at once
+        fire(spec)
+    elif n > 0:
+        kick()
+    return n
+
+
+def kick() -> None:
+    """Wake the feeder now (it re-arms itself while work is pending)."""
+    app.signature(FEED_TASK).apply_async()
+
+
+def wake_bootstrap() -> None:
+    """Let the first-start bootstrap take its next step now rather than at its next beat tick."""
+    app.signature("tasks.tiers.bootstrap").apply_async()
+
+
+def fire(spec: RunSpec) -> None:
+    """Send the run's callback (once per run: callers hold the ``done`` transition)."""
+    if spec.callback:
+        app.signature(spec.callback, kwargs={**spec.callback_kwargs, "run_id": spec.id}).apply_async()
+
+
+def call_dispatched(provider: str, member: str, run: Callable[[], object]) -> object:
+    """Make one released call (``run``) and settle it. A release no longer in flight (settled, or reclaimed
+    as lost) makes no call: its result says ``superseded``."""
+    backlog = context.current().backlog
+    release = Release(member)
+    if not backlog.holds(provider, release):
+        log.info("%s %s: release superseded, no call made", provider, release.key)
+        return {"provider": provider, "outcome": "superseded", "symbol": release.key, "stored": 0}
+    try:
+        result = run()
+    except Exception:
+        conclude(release, backlog.settle(provider, release, "failed"), "the task failed")
+        raise
+    outcome = result.get("outcome", "ok") if isinstance(result, dict) else "ok"
+    what = "deferred" if outcome in NO_CALL else "made"
+    conclude(release, backlog.settle(provider, release, what, outcome), f"{outcome} after its window ended")
+    return result
+
+
+def conclude(release: Release, settled, reason: str) -> None:
+    """Carry, mark stale or fire the callback after ``settled`` (a ``dispatch.Settled``)."""
+    if settled.what in ("carried", "stale") or settled.complete:
+        spec = context.current().backlog.spec(release.run_id)
+        if spec is None:
+            return
+        if settled.what in ("carried", "stale"):
+            expire(spec, [release.key], reason)
+        if settled.complete:
+            fire(spec)
+
+
+def expire(spec: RunSpec, keys: Sequence[str], reason: str) -> None:
+    """Keys ``spec`` could not serve: carried to its ``carry_to`` line, or marked stale with ``reason``."""
+    if not keys:
+        return
+    ctx = context.current()
+    if spec.on_expiry == "carry" and spec.carry_to:
+        pipe = ctx.redis.pipeline()
+        pipe.rpush(spec.carry_to, *keys)
+        pipe.expire(spec.carry_to, CARRY_SECONDS)
+        pipe.execute()
+        log.warning("%s: %d calls carried to the next run (%s)", spec.id, len(keys), reason)
+    elif spec.key_arg == "symbol":
+        with ctx.db.session() as s, s.begin():
+            mark_stale(s, [{"symbol": k, "day": spec.day, "reason": f"{spec.kind}: {reason}"} for k in keys])
+        log.warning("%s: %d symbols marked stale (%s)", spec.id, len(keys), reason)
+    else:
+        log.warning("%s: %d calls not made: %s", spec.id, len(keys), reason)
+
+
+def take_carried(key: str) -> list[str]:
+    """The keys carried to ``key``'s next run, oldest first (left in place until ``clear_carried``)."""
+    return [k.decode() if isinstance(k, bytes) else k for k in context.current().redis.lrange(key, 0, -1)]
+
+
+def clear_carried(key: str, count: int) -> None:
+    """Drop the first ``count`` carried keys (after the run that took them was admitted)."""
+    if count:
+        context.current().redis.ltrim(key, count, -1)
+
+
+def ledger_records(day: str) -> list[dict]:
+    """The plan record of every run of ``day`` (for ``celery inspect plan``, the demo and validation)."""
+    backlog = context.current().backlog
+    out = []
+    for run_id in backlog.run_ids(day):
+        ledger = backlog.ledger(run_id)
+        if ledger is not None:
+            out.append(ledger.as_record())
+    return out
+
