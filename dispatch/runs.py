@@ -120,7 +120,9 @@ class Ledger:
         """Why the counts do not add up (empty when they do)."""
         out = []
         if self.planned != self.admitted + self.carried_plan:
-            out.append(f"planned {self.planned} != admitted {self.admitted} + carried at planning {self.carried_plan}")
+            out.append(
+                f"planned {self.planned} != admitted {self.admitted} + carried at planning {self.carried_plan}"
+            )
         if self.pending != self.backlog + self.in_flight:
             out.append(
                 f"pending {self.pending} (admitted - made - carried - stale) != "

@@ -234,7 +234,9 @@ def deactivate(session: Session, tickers: Iterable[str], day: date) -> list[str]
     tickers = sorted(set(tickers))
     if not tickers:
         return []
-    changed = list(session.scalars(select(Symbol.ticker).where(Symbol.ticker.in_(tickers), Symbol.active.is_(True))))
+    changed = list(
+        session.scalars(select(Symbol.ticker).where(Symbol.ticker.in_(tickers), Symbol.active.is_(True)))
+    )
     for start in range(0, len(changed), 500):
         part = changed[start : start + 500]
         session.execute(

@@ -67,7 +67,9 @@ def analyse_run(run_id: str, day: str, indicators: bool = True, stale_if_missing
             missing = set(symbols_missing_bar(s, the_day))
             stale = [sym for sym in ctx.backlog.keys(run_id) if sym in missing]
             if stale:
-                mark_stale(s, [{"symbol": sym, "day": the_day, "reason": "every fallback failed"} for sym in stale])
+                mark_stale(
+                    s, [{"symbol": sym, "day": the_day, "reason": "every fallback failed"} for sym in stale]
+                )
     return {"run": run_id, "day": day, "ok": len(ok), "indicators": written, "stale": len(stale),
             "made": ledger.made if ledger else 0}  # fmt: skip
 

@@ -36,7 +36,9 @@ class TickerbeatTask(Task):
         release = kwargs.pop("_dispatch", None)
         if release is not None:
             provider = queue_for_task(self.name) or ""
-            return call_dispatched(provider, release, lambda: super(TickerbeatTask, self).__call__(*args, **kwargs))
+            return call_dispatched(
+                provider, release, lambda: super(TickerbeatTask, self).__call__(*args, **kwargs)
+            )
         entry_name = kwargs.pop("_entry", None)
         if entry_name is not None:
             entry = beat_schedule.BY_NAME[entry_name]

@@ -43,7 +43,9 @@ def _capacity(provider: str, seconds: float, most: int) -> int:
     policy = ctx.policy(provider)
     bookings, now = ctx.limiter.bookings(provider, policy)
     ahead = sum(ctx.backlog.depth(provider))
-    free = capacity_within(policy, bookings, now, seconds, ctx.settings.quota_guard_seconds, most=most + ahead)
+    free = capacity_within(
+        policy, bookings, now, seconds, ctx.settings.quota_guard_seconds, most=most + ahead
+    )
     return max(0, free - ahead)
 
 
@@ -119,7 +121,9 @@ def plan_refresh(
     decision = admit(order, _capacity(provider, window_seconds, len(order)))
     if decision.carried:
         ctx.redis.rpush(carry, *decision.carried)
-        log.warning("%s refresh %s: %d symbols carried to the next run (quota)", provider, day, len(decision.carried))
+        log.warning(
+            "%s refresh %s: %d symbols carried to the next run (quota)", provider, day, len(decision.carried)
+        )
     task, common = REFRESH_TASKS[provider]
     spec = RunSpec(_run_id(f"{provider}-refresh", day, self.request.id), provider, task, "symbol", day,
                    kind=f"{provider}.refresh", common=common(day), callback="tasks.analysis.analyse_run",
@@ -194,7 +198,9 @@ def missing_sessions(session, day: str, history_days: int = HISTORY_DAYS) -> tup
 
 
 @tickerbeat_task(name="tasks.planner.plan_backfill", expires=3 * 3600, bind=True)
-def plan_backfill(self, day: str, history_days: int = HISTORY_DAYS, window_seconds: float | None = None) -> dict:
+def plan_backfill(
+    self, day: str, history_days: int = HISTORY_DAYS, window_seconds: float | None = None
+) -> dict:
     """One grouped-daily call per session of the last two years that the universe mostly lacks, in one
     run that carries on across nights until done: while it is open, a new plan admits nothing."""
     ctx = context.current()

@@ -122,4 +122,3 @@ def ledger_records(day: str) -> list[dict]:
         if ledger is not None:
             out.append(ledger.as_record())
     return out
-

@@ -70,8 +70,11 @@ QUEUES: tuple[QueueSpec, ...] = (
         pool="compute_intensive",
     ),
     QueueSpec(
-        "control", "planning, the dispatch feeder, tiers, bootstrap", 1, ("tasks.planner", "tasks.dispatch", "tasks.tiers"),
-        prefetch=1
+        "control",
+        "planning, the dispatch feeder, tiers, bootstrap",
+        1,
+        ("tasks.planner", "tasks.dispatch", "tasks.tiers"),
+        prefetch=1,
     ),
     QueueSpec(
         "maintenance",

@@ -117,7 +117,9 @@ class Settings:
             dispatch_horizon_seconds=_horizon(env, max_wait),
             # Longer than any released call's life (queue, pool wait 60 s, quota wait, HTTP timeouts):
             # a release still in flight after this is presumed lost and goes back in line.
-            dispatch_lost_after_seconds=env.number("TICKERBEAT_DISPATCH_LOST_AFTER_SECONDS", 900.0, minimum=120.0),
+            dispatch_lost_after_seconds=env.number(
+                "TICKERBEAT_DISPATCH_LOST_AFTER_SECONDS", 900.0, minimum=120.0
+            ),
             universe_source=_universe_source(env.str("TICKERBEAT_UNIVERSE_SOURCE", "finnhub")),
             data_dir=env.str("TICKERBEAT_DATA_DIR", "var"),
             reports_dir=env.str("TICKERBEAT_REPORTS_DIR", "reports"),

@@ -61,7 +61,15 @@ def test_entries_have_names_reasons_and_expiry():
     assert len(names) == len(set(names))
     for e in ENTRIES:
         assert e.why.strip() and e.expires > 0
-        assert e.calendar in {"session", "market-hours", "after-session", "monthly", "weekly", "daily", "always"}
+        assert e.calendar in {
+            "session",
+            "market-hours",
+            "after-session",
+            "monthly",
+            "weekly",
+            "daily",
+            "always",
+        }
         # an interval entry (every > 0) and only it runs on the "always" calendar, with no New York slot
         assert (e.calendar == "always") == (e.every > 0)
         assert (e.slots() == []) == (e.every > 0)
