@@ -86,8 +86,12 @@ COMMON: tuple[Entry, ...] = (
           "vacuum/analyse and retention while nothing writes"),
     Entry("backup", "tasks.maintenance.backup", "03:30", "after-session", 2 * HOUR,
           "a nightly copy of the database, kept for the retention period"),
-    Entry("hung-chord-watchdog", "tasks.maintenance.watchdog", "00:00-23:00", "daily", 50 * 60,
-          "re-drive chords whose header tasks were lost, hourly"),
+    Entry("run-watchdog", "tasks.maintenance.watchdog", "00:00-23:00", "daily", 50 * 60,
+          "hourly: lost releases back in line, ended windows closed, runs left undone past their window logged"),
+    # One call of the free 60/minute: new listings reach the evening analysis the day they appear, and
+    # delisted symbols stop costing calls the next morning (weekly would leave a week of dead calls).
+    Entry("universe-refresh", "tasks.tiers.load_universe", "07:00", "session", 3 * HOUR,
+          "the listing: new symbols added (tier 4, history backfilled), delisted ones retired"),
     # Conservation mode follows the month's cost projection; hourly is soon enough for daily-metered usage.
     Entry("budget-check", "tasks.planner.check_budget", "00:15-23:15", "daily", 50 * 60,
           "month-to-date cost and projection; conservation mode on or off"),

@@ -1,19 +1,16 @@
-"""Queue ``maintenance``: the hung-chord watchdog, database upkeep, backups, cache warming."""
+"""Queue ``maintenance``: the dispatcher's watchdog, database upkeep, backups, cache warming."""
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
-from celery.result import AsyncResult
-
 from storage import backup as storage_backup
-from storage import redrive_batch, stalled_batches
-from tasks import chords, context
+from tasks import context, runs
 from tasks.base import tickerbeat_task
-from worker.celery import app
+from tasks.dispatch import feed_provider
+from worker.queues import PROVIDERS
 
 log = logging.getLogger("tickerbeat.maintenance")
 
@@ -23,49 +20,22 @@ PANEL_KEEP_DAYS = 3  # cached panels are rebuilt from the database when older
 
 @tickerbeat_task(name="tasks.maintenance.watchdog", expires=3000)
 def watchdog(day: str | None = None) -> dict:
-    """Re-drive chords past their deadline: re-send the parts with no result, with the same callback.
-
-    A part is missing when its result is not in the backend (lost message, killed worker after the
-    visibility timeout...). The re-driven chord is a new chord over the missing parts only; the original
-    callback may still fire later, which is harmless: callbacks are idempotent upserts.
-    """
+    """The dispatcher's hourly check: a feeder pass (reclaims lost releases, closes runs whose window
+    ended, releases what is due), then every open run still holding calls past its deadline is logged
+    with its counts, so admitted work left undone is never silent (``tickerbeat_dispatch_undone`` too)."""
     ctx = context.current()
-    redriven = []
-    with ctx.db.session() as s:
-        stalled = [(b.batch_id, list(b.task_ids)) for b in stalled_batches(s)]
-    for batch_id, task_ids in stalled:
-        recipe_raw = ctx.redis.get(chords.recipe_key(batch_id))
-        if recipe_raw is None:
-            log.error("batch %s stalled and its recipe expired: cannot re-drive", batch_id)
-            continue
-        recipe = json.loads(recipe_raw)
-        missing = [chords.symbol_of(t) for t in task_ids if AsyncResult(t, app=app).state != "SUCCESS"]
-        deadline = datetime.now(UTC) + timedelta(seconds=recipe["deadline_seconds"])
-        with ctx.db.session() as s, s.begin():
-            redrive_batch(s, batch_id, deadline)
-        if missing:
-            chords.send(
-                ctx,
-                batch_id,
-                recipe["task"],
-                missing,
-                recipe["common"],
-                recipe["callback"],
-                recipe["callback_kwargs"],
-                recipe["deadline_seconds"],
-                kind=recipe["kind"],
-                register=False,
-            )
-        else:  # every part finished but the callback never ran: run it on what the backend holds
-            results = [AsyncResult(t, app=app).result for t in task_ids]
-            app.signature(
-                recipe["callback"],
-                args=(results,),
-                kwargs={**recipe["callback_kwargs"], "batch_id": batch_id},
-            ).apply_async()
-        log.warning("batch %s re-driven: %d parts re-sent", batch_id, len(missing))
-        redriven.append({"batch_id": batch_id, "resent": len(missing)})
-    return {"stalled": len(stalled), "redriven": redriven}
+    fed = {p: feed_provider(ctx, p) for p in PROVIDERS}
+    now = ctx.backlog.now()
+    undone = []
+    for spec in ctx.backlog.open_runs():
+        ledger = ctx.backlog.ledger(spec.id)
+        if ledger is not None and ledger.undone_after(now):
+            undone.append(ledger.as_record())
+            log.error("run %s: %d admitted calls still pending %.0f s after its window ended (%s)",
+                      spec.id, ledger.pending, now - (ledger.deadline or now), ledger.as_record())  # fmt: skip
+    if any(r.get("in_line") or r.get("in_flight") for r in fed.values()):
+        runs.kick()
+    return {"undone": undone, "fed": fed}
 
 
 @tickerbeat_task(name="tasks.maintenance.database_upkeep", expires=7200)

@@ -39,6 +39,17 @@ def check_capacity_plan(sender=None, **kwargs) -> None:
         log.critical("the beat schedule does not fit the configured quotas: run `make validate-plan`")
 
 
+@beat_init.connect
+def start_bootstrap(sender=None, **kwargs) -> None:
+    """A first start sets itself up at once (universe, paced history, tiers, model) rather than at the
+    bootstrap entry's first interval; a later start only has the bootstrap report progress. Idempotent,
+    so a standby beat doing it too is harmless. The feeder is woken for work left in line by a restart."""
+    from worker.celery import app
+
+    app.send_task("tasks.tiers.bootstrap")
+    app.send_task("tasks.dispatch.feed")
+
+
 def _universe_size(settings) -> int:
     from storage import Database, active_symbols
 

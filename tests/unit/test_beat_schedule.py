@@ -40,7 +40,7 @@ def utc(*args):
         ("tier-reassignment", utc(2026, 12, 1, 11, 0), date(2026, 12, 1)),  # first session of December
         ("tier-reassignment", utc(2026, 12, 2, 11, 0), None),
         ("tier-reassignment", utc(2026, 11, 2, 11, 0), date(2026, 11, 2)),  # Monday 2 Nov, after DST ended
-        ("hung-chord-watchdog", utc(2026, 11, 28, 3, 0), date(2026, 11, 27)),  # 22:00 EST Friday, any day
+        ("run-watchdog", utc(2026, 11, 28, 3, 0), date(2026, 11, 27)),  # 22:00 EST Friday, any day
     ],
 )
 def test_calendar_gate(entry, now, expected):

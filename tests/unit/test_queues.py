@@ -31,7 +31,7 @@ def test_each_module_belongs_to_exactly_one_queue():
     [
         ("tasks.finnhub.fetch_quote", "finnhub"),
         ("tasks.polygon.fetch_grouped_daily", "polygon"),
-        ("tasks.analysis.analyse_batch", "compute"),
+        ("tasks.analysis.analyse_run", "compute"),
         ("tasks.maintenance.backup", "maintenance"),
         ("tasks.planner.plan_day", "control"),
         ("celery.chord_unlock", None),
