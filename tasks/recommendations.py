@@ -29,6 +29,7 @@ from tasks import context
 from tasks.base import tickerbeat_task
 from tasks.panels import load_panel
 from tasks.reporting import write_report
+from tasks.tiers import BOOTSTRAP_KEY
 
 log = logging.getLogger("tickerbeat.recommendations")
 
@@ -103,8 +104,6 @@ def retrain_model(day: str) -> dict:
 
 def _note_for_bootstrap(reason: str | None) -> None:
     """Why the model is not trained yet, for the first start's progress line (``tasks.tiers.bootstrap``)."""
-    from tasks.tiers import BOOTSTRAP_KEY
-
     if reason:
         context.current().redis.hset(BOOTSTRAP_KEY, "model_reason", reason)
     else:

@@ -116,8 +116,11 @@ def test_a_provider_answering_only_errors_falls_back_and_reports_gaps(stack):
     finally:
         stack.sandbox.set_faults("polygon", always_error=False)
     c = day_coverage(stack.db, day)
-    eod = results["eod-bars"]
-    assert eod["grouped"]  # the bulk call was tried
+    # both grouped calls were made and answered with errors (not skipped, not deferred)
+    from dispatch import Backlog
+
+    eod = Backlog(stack.redis).ledger(results["eod-bars"]["run"])
+    assert eod.made == 2 and eod.outcomes.get("ok", 0) == 0, eod
     # Polygon failed, so the bars came from the fallbacks; whatever they could not serve is marked stale
     assert not c.without_bar
     assert len(c.bars) >= 0.5 * len(c.symbols)
@@ -154,34 +157,36 @@ def test_the_seed_tier_plan_runs_its_rotations(stack):
     assert all(after[p]["throttled"] == before[p]["throttled"] for p in after)
 
 
-def test_the_watchdog_redrives_a_batch_whose_parts_were_lost(stack):
-    """A batch registered with its recipe whose messages never reached a worker (a lost broker, say): past
-    its deadline, the watchdog re-sends the missing parts with the same callback, which completes it."""
-    from datetime import UTC, datetime, timedelta
-
+def test_the_watchdog_puts_back_releases_whose_messages_were_lost(stack):
+    """Calls released from the line whose messages never reached a worker (a lost broker, say): once they
+    have been in flight longer than the lost-after time, the watchdog puts them back in line and the
+    feeder releases them again; each is made once, and the lost message, should it turn up late, makes
+    no call (its release no longer holds)."""
+    from dispatch import Backlog, RunSpec
     from stack.day import Phase
-    from storage import register_batch
-    from storage.models import ChordBatch
-    from tasks.chords import recipe_key
 
     day = DAYS[0].isoformat()
     with stack.db.session() as s:
         symbols = sorted(s.scalars(select(Symbol.ticker).where(Symbol.active.is_(True))))[:3]
-    batch = "lost-batch-0001"
-    created = datetime.now(UTC) - timedelta(hours=2)
-    with stack.db.session() as s, s.begin():
-        register_batch(s, batch, kind="finnhub.refresh", queue="finnhub", callback="tasks.analysis.analyse_batch",
-                       task_ids=[f"{batch}:{sym}" for sym in symbols], deadline=created + timedelta(minutes=5),
-                       run_id=day, now=created)  # fmt: skip
-    stack.redis.set(recipe_key(batch), json.dumps({
-        "task": "tasks.finnhub.fetch_quote", "common": {"day": day}, "callback": "tasks.analysis.analyse_batch",
-        "callback_kwargs": {"day": day}, "deadline_seconds": 600, "kind": "finnhub.refresh"}))  # fmt: skip
+    backlog = Backlog(stack.redis)
+    spec = RunSpec(f"lost-releases:{day}", "finnhub", "tasks.finnhub.fetch_quote", "symbol", day, "finnhub.test",
+                   common={"day": day}, track_ok=True)  # fmt: skip
+    assert backlog.submit(spec, symbols) == 3
+    lost = backlog.take("finnhub", 3)  # released, but no message is ever sent
+    assert [r.key for r in lost] == symbols
+    # two hours pass for them (the in-flight score is the release instant)
+    flight = backlog.flight_key("finnhub")
+    stack.redis.zadd(flight, {r.member: backlog.now() - 7200 for r in lost})
+    before = stack.sandbox.stats()["providers"]["finnhub"]["calls"]
 
-    result = stack.driver.phase(Phase("watchdog", "tasks.maintenance.watchdog", "+0 21:00"), DAYS[0])
-    assert {"batch_id": batch, "resent": 3} in result["redriven"]
-    with stack.db.session() as s:
-        row = s.get(ChordBatch, batch)
-        assert row.completed_at is not None and row.redriven == 1
-        assert {q for q in s.scalars(select(Quote.symbol).where(Quote.symbol.in_(symbols)))} == set(symbols)
-    again = stack.driver.phase(Phase("watchdog", "tasks.maintenance.watchdog", "+0 22:00"), DAYS[0])
-    assert all(r["batch_id"] != batch for r in again["redriven"])  # complete now: left alone
+    stack.driver.phase(Phase("watchdog", "tasks.maintenance.watchdog", "+0 21:00"), DAYS[0])
+    ledger = backlog.ledger(spec.id)
+    assert (ledger.made, ledger.reclaimed, ledger.pending, ledger.problems()) == (3, 3, 0, [])
+    assert backlog.ok_keys(spec.id) == symbols
+    assert stack.sandbox.stats()["providers"]["finnhub"]["calls"] - before == 3
+    # the lost message turns up after all: its release was reclaimed, so it makes no call
+    late = stack.driver.app.send_task("tasks.finnhub.fetch_quote",
+                                      kwargs={"symbol": symbols[0], "day": day, "_dispatch": lost[0].member})  # fmt: skip
+    assert stack.driver._result(late.id, "late message")["outcome"] == "superseded"
+    assert stack.sandbox.stats()["providers"]["finnhub"]["calls"] - before == 3
+    assert backlog.ledger(spec.id).made == 3
