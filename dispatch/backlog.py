@@ -87,6 +87,8 @@ class Backlog:
         (the difference was carried at planning). Returns the calls admitted, or -1 if the run exists."""
         if any("|" in k or not k for k in keys):
             raise ValueError("keys must be non-empty and free of '|'")
+        if len(set(keys)) != len(keys):  # one line member per key: a repeat would never be settled
+            raise ValueError("keys must be distinct")
         planned = len(keys) if planned is None else planned
         args = [spec.id, spec.priority, spec.to_json(), planned, planned - len(keys),
                 "" if spec.deadline is None else repr(float(spec.deadline)), spec.on_expiry,
@@ -136,16 +138,21 @@ class Backlog:
             pipe.expire(self.run_key(run_id) + suffix, RUN_KEEP_SECONDS)
         pipe.execute()
 
-    def reclaim(self, provider: str, released_before: float) -> list[Release]:
+    def reclaim(self, provider: str, released_before: float) -> list[tuple[Release, Settled]]:
         """Put back in line every call of ``provider`` released before ``released_before`` (epoch s) and
         still in flight: its message is presumed lost. A late run of that message finds its release gone
-        (``holds`` is False) and makes no call."""
+        (``holds`` is False) and makes no call.
+
+        Returns each reclaimed release with what its settle did: as after ``settle``, a call of a run
+        whose window has ended is carried or stale (the caller carries it or marks it stale), and may
+        complete the run (the caller fires its callback)."""
         stuck = self.client.zrangebyscore(self.flight_key(provider), "-inf", released_before)
         out = []
         for m in stuck:
             release = Release(_text(m))
-            if self.settle(provider, release, "reclaimed").what != "duplicate":
-                out.append(release)
+            settled = self.settle(provider, release, "reclaimed")
+            if settled.what != "duplicate":
+                out.append((release, settled))
         return out
 
     # -- reading --------------------------------------------------------------------------------------

@@ -56,6 +56,8 @@ def feed_provider(ctx, provider: str) -> dict:
     try:
         now = backlog.now()
         reclaimed = backlog.reclaim(provider, now - ctx.settings.dispatch_lost_after_seconds)
+        for release, settled in reclaimed:
+            runs.conclude(release, settled, "its release was lost and its window had ended")
         if reclaimed:
             log.warning("%s: %d releases presumed lost, back in line", provider, len(reclaimed))
         for spec in backlog.open_runs():
