@@ -31,6 +31,10 @@ class TickerbeatTask(Task):
     abstract = True
     acks_late = True
     reject_on_worker_lost = True
+    # No argument check at send time: beat's messages carry ``_entry`` and the dispatcher's ``_dispatch``,
+    # which this wrapper takes off before the task function sees its own arguments (with the check on,
+    # beat could not send a single entry: ``SchedulingError ... unexpected keyword argument '_entry'``).
+    typing = False
 
     def __call__(self, *args, **kwargs):
         release = kwargs.pop("_dispatch", None)
