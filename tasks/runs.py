@@ -78,17 +78,19 @@ def conclude(release: Release, settled, reason: str) -> None:
         if spec is None:
             return
         if settled.what in ("carried", "stale"):
-            expire(spec, [release.key], reason)
+            expire(spec, [release.key], reason, settled.what)
         if settled.complete:
             fire(spec)
 
 
-def expire(spec: RunSpec, keys: Sequence[str], reason: str) -> None:
-    """Keys ``spec`` could not serve: carried to its ``carry_to`` line, or marked stale with ``reason``."""
+def expire(spec: RunSpec, keys: Sequence[str], reason: str, what: str | None = None) -> None:
+    """Keys ``spec`` could not serve: ``what`` (default the run's ``on_expiry``) says ``carried`` (to its
+    ``carry_to`` line) or ``stale`` (marked with ``reason``), as the ledger counted them."""
     if not keys:
         return
     ctx = context.current()
-    if spec.on_expiry == "carry" and spec.carry_to:
+    what = what or ("carried" if spec.on_expiry == "carry" else "stale")
+    if what == "carried" and spec.carry_to:
         pipe = ctx.redis.pipeline()
         pipe.rpush(spec.carry_to, *keys)
         pipe.expire(spec.carry_to, CARRY_SECONDS)

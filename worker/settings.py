@@ -81,7 +81,7 @@ class Settings:
     budget_warning_usd: float
     tier_plan: str = "bulk-first"
     dispatch_horizon_seconds: float = 20.0
-    dispatch_lost_after_seconds: float = 900.0
+    dispatch_lost_after_seconds: float = 300.0
     universe_source: str = "finnhub"
     data_dir: str = "var"
     reports_dir: str = "reports"
@@ -115,10 +115,12 @@ class Settings:
             budget_warning_usd=env.number("TICKERBEAT_BUDGET_WARNING_USD", 40.0, minimum=0.0),
             tier_plan=_tier_plan(env.str("TICKERBEAT_TIER_PLAN", "bulk-first")),
             dispatch_horizon_seconds=_horizon(env, max_wait),
-            # Longer than any released call's life (queue, pool wait 60 s, quota wait, HTTP timeouts):
-            # a release still in flight after this is presumed lost and goes back in line.
+            # Longer than a released call's life once started (pool wait 60 s, quota wait 30 s, HTTP timeouts
+            # 35 s): a release still in flight after this is presumed lost and goes back in line. Too short
+            # costs nothing but a superseded message (its release no longer holds); too long stalls the line
+            # after a worker was SIGKILLed (its in-flight calls count against the horizon until reclaimed).
             dispatch_lost_after_seconds=env.number(
-                "TICKERBEAT_DISPATCH_LOST_AFTER_SECONDS", 900.0, minimum=120.0
+                "TICKERBEAT_DISPATCH_LOST_AFTER_SECONDS", 300.0, minimum=150.0
             ),
             universe_source=_universe_source(env.str("TICKERBEAT_UNIVERSE_SOURCE", "finnhub")),
             data_dir=env.str("TICKERBEAT_DATA_DIR", "var"),
@@ -164,7 +166,7 @@ def _tier_plan(name: str) -> str:
 def _horizon(env: _Env, max_wait: float) -> float:
     """How far ahead the feeder releases calls: below the longest quota wait, so a released call always
     finds its slot within it (a few seconds of margin for queueing and clock reads)."""
-    horizon = env.number("TICKERBEAT_DISPATCH_HORIZON_SECONDS", min(20.0, max_wait * 2 / 3), minimum=1.0)
+    horizon = env.number("TICKERBEAT_DISPATCH_HORIZON_SECONDS", min(20.0, max_wait * 2 / 3, max_wait - 2), minimum=1.0)
     if horizon > max_wait - 2:
         raise SettingsError(
             f"TICKERBEAT_DISPATCH_HORIZON_SECONDS: must be at least 2 s below TICKERBEAT_QUOTA_MAX_WAIT_SECONDS "
