@@ -53,7 +53,9 @@ def progress_line(f: BootstrapFacts, history_eta_seconds: float | None, model_re
     """E.g. ``universe 6,500 · history 137/500 sessions, about 73 min left · model: waiting for history``."""
     parts = [f"universe {f.universe:,}" + (" (loading)" if f.universe_open else "")]
     history = f"history {f.history_have}/{f.history_total} sessions"
-    if not f.history_complete and history_eta_seconds is not None:
+    if f.history_total == 0:
+        history = "history: waiting for the universe"
+    elif not f.history_complete and history_eta_seconds is not None:
         history += f", about {max(1, round(history_eta_seconds / 60))} min left"
     elif f.history_complete:
         history += ", complete"
