@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import redis
 
@@ -82,15 +82,6 @@ def _no_call(provider: str, symbol: str | None, outcome: str, message: str) -> d
     }
 
 
-def outcome_counts(summaries: Iterable[dict | None]) -> dict[str, Counter]:
-    """Per provider, how many calls ended in each outcome (for ``storage.add_api_usage``)."""
-    counts: dict[str, Counter] = {}
-    for s in summaries:
-        if isinstance(s, dict) and s.get("provider"):
-            counts.setdefault(s["provider"], Counter())[s["outcome"]] += 1
-    return counts
-
-
 _NO_CALL = {"deferred", "unavailable"}
 
 
@@ -108,12 +99,6 @@ def usage_counts(outcomes: Counter) -> dict[str, int]:
         - outcomes.get("quota_exhausted", 0),
         "deferred": sum(outcomes.get(o, 0) for o in _NO_CALL),
     }
-
-
-def record_usage(session, day: str, summaries: Iterable[dict | None]) -> None:
-    """Add the summaries' outcomes to ``api_usage`` for ``day``."""
-    for provider, outcomes in outcome_counts(summaries).items():
-        add_api_usage(session, provider, day, **usage_counts(outcomes))
 
 
 def record_run_usage(session, ledger) -> None:
