@@ -1,8 +1,9 @@
 """What every fetch task does around its provider call: hold a concurrency lease, call, summarise.
 
-Expected provider failures come back as ``FetchResult`` values and become small status records, so a
-chord's callback always runs; only bugs raise. Redis being unreachable (``QuotaUnavailable``) also
-becomes a status record: no provider call was made, and the planner re-plans the symbol.
+Expected provider failures come back as ``FetchResult`` values and become small status records, so the
+call settles with its outcome; only bugs raise (the call is then counted stale). A busy pool or an
+unreachable Redis (``QuotaUnavailable``) also becomes a status record with no call made: the dispatcher
+puts the call back in its place in line.
 """
 
 from __future__ import annotations
