@@ -17,7 +17,7 @@ COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo run test test-fast lint format migrate sandbox validate validate-plan worker beat \
-        flower metrics inspect up down logs backup restore clean-logs bench clean compose-ready
+        flower metrics inspect status up down logs backup restore clean-logs bench clean compose-ready
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -81,6 +81,9 @@ inspect: install  ## what the workers are doing: active, reserved, stats, quotas
 	$(PY) -m celery -A worker inspect stats --timeout $(INSPECT_TIMEOUT)
 	$(PY) -m celery -A worker inspect quotas --timeout $(INSPECT_TIMEOUT)
 
+status: install  ## one line on the first start (history, tiers, model, next entry), then each provider's pacing
+	$(PY) -m stack.status
+
 compose-ready:  ## check that Docker Compose and a Docker engine are usable (up, down and logs do first)
 	@test -n "$(COMPOSE)" || { echo "make: Docker Compose is not installed (neither 'docker compose' nor 'docker-compose'); see docs/operations.md" >&2; exit 1; }
 	@docker info >/dev/null 2>&1 || { echo "make: cannot reach a Docker engine (is the daemon running? 'docker info' says why)" >&2; exit 1; }
@@ -109,6 +112,7 @@ bench: install  ## the benchmarks under bench/ (figures go to docs/benchmarks.md
 	$(PY) bench/limiter.py
 	$(PY) bench/sandbox.py
 	$(PY) bench/day.py
+	$(PY) bench/pacing.py
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

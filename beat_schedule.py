@@ -13,8 +13,10 @@ re-delivered or double-sent message runs the work once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from datetime import time as clock_time
 
 from celery.schedules import crontab, schedule
 
@@ -227,6 +229,41 @@ def due_day(entry: Entry, now: datetime) -> date | None:
     """
     firing = due(entry, now)
     return firing.day if firing else None
+
+
+def next_due(
+    candidates: Iterable[Entry], now: datetime, horizon_days: int = 40
+) -> tuple[Entry, datetime] | None:
+    """The entry of ``candidates`` that beat runs next after the aware instant ``now``, and when (New York
+    time): the first slot, strictly after ``now`` and within ``horizon_days``, that the calendar gate lets
+    through (ties go to the earlier entry). Interval entries (no slot) never come next. An after-session
+    firing that works for the same session as the night before (a weekend, a holiday) is not counted:
+    the wrapper skips it as a duplicate. None when nothing is due within the horizon."""
+    local = now.astimezone(marketcal.EASTERN)
+    best: tuple[Entry, datetime] | None = None
+    for entry in candidates:
+        at = _next_firing(entry, local, horizon_days)
+        if at is not None and (best is None or at < best[1]):
+            best = (entry, at)
+    return best
+
+
+def _next_firing(entry: Entry, local: datetime, horizon_days: int) -> datetime | None:
+    for offset in range(horizon_days + 1):
+        d = local.date() + timedelta(days=offset)
+        for hour, minute in sorted(entry.slots()):
+            at = datetime.combine(d, clock_time(hour, minute), tzinfo=marketcal.EASTERN)
+            if at <= local:
+                continue
+            firing = due(entry, at)
+            if firing is None:
+                continue
+            if entry.calendar == "after-session":
+                before = due(entry, at - timedelta(days=1))
+                if before is not None and before.day == firing.day:
+                    continue
+            return at
+    return None
 
 
 def _day_for(entry: Entry, slot: datetime, now: datetime) -> date | None:

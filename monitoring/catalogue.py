@@ -38,7 +38,10 @@ def _m(group: str, name: str, kind: str, labels: str, help: str) -> Metric:
     return Metric(name, kind, tuple(labels.split()) if labels else (), help, group)
 
 
-API, QUOTA, COST, PIPELINE, QUALITY, EXPORTER = "api", "quota", "cost", "pipeline", "quality", "exporter"
+API, QUOTA, DISPATCH, COST, PIPELINE, QUALITY, EXPORTER = (
+    "api", "quota", "dispatch", "cost", "pipeline", "quality", "exporter"
+)  # fmt: skip
+_DAY_RUNS = "the day's runs and the open ones"
 
 METRICS: tuple[Metric, ...] = (
     # -- API usage (workers, through Redis) -------------------------------------------------------------
@@ -67,6 +70,28 @@ METRICS: tuple[Metric, ...] = (
        "Requests refused because the slot was further away than the caller would wait (deferred)."),
     _m(QUOTA, "tickerbeat_quota_violations_total", "counter", "provider",
        "Provider push-backs (HTTP 429, Alpha Vantage Information/Note) reported to the quota engine."),
+    # -- paced dispatch (the Backlog's lines and run ledgers, read from Redis at scrape time) ---------------
+    _m(DISPATCH, "tickerbeat_dispatch_in_line", "gauge", "provider",
+       "Admitted calls waiting in the provider's line for the feeder to release them."),
+    _m(DISPATCH, "tickerbeat_dispatch_in_flight", "gauge", "provider",
+       "Calls released to the provider's queue and not yet settled (made, deferred back in line, failed)."),
+    _m(DISPATCH, "tickerbeat_dispatch_planned", "gauge", "provider kind",
+       f"Calls planned by {_DAY_RUNS}: admitted + carried at planning."),
+    _m(DISPATCH, "tickerbeat_dispatch_admitted", "gauge", "provider kind",
+       f"Calls admitted by {_DAY_RUNS}: made + carried + stale + pending."),
+    _m(DISPATCH, "tickerbeat_dispatch_made", "gauge", "provider kind", f"Calls made, of {_DAY_RUNS}."),
+    _m(DISPATCH, "tickerbeat_dispatch_deferred_then_made", "gauge", "provider kind",
+       f"Calls made after at least one deferral (a part of made), of {_DAY_RUNS}."),
+    _m(DISPATCH, "tickerbeat_dispatch_carried", "gauge", "provider kind",
+       f"Calls carried to the next run (at planning, or when the window ended), of {_DAY_RUNS}."),
+    _m(DISPATCH, "tickerbeat_dispatch_stale", "gauge", "provider kind",
+       f"Calls given up as stale with the reason (window ended, task failed), of {_DAY_RUNS}."),
+    _m(DISPATCH, "tickerbeat_dispatch_pending", "gauge", "provider kind",
+       f"Admitted calls not yet made, carried or stale (in line or in flight), of {_DAY_RUNS}."),
+    _m(DISPATCH, "tickerbeat_dispatch_undone", "gauge", "provider kind",
+       "Admitted calls still pending after their run's deadline (Ledger.undone_after, Redis clock)."),
+    _m(DISPATCH, "tickerbeat_dispatch_unbalanced_runs", "gauge", "provider kind",
+       f"Runs whose counts do not add up (Ledger.problems) in three reads, of {_DAY_RUNS}."),
     # -- cost and budget (plans, settings, Redis) ---------------------------------------------------------
     _m(COST, "tickerbeat_cost_daily_usd", "gauge", "provider",
        "Cost accrued today (UTC): the day's share of the plan fee plus overage beyond the included calls."),

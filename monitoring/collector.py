@@ -17,7 +17,8 @@ import redis
 from prometheus_client.core import Metric
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitoring import db_source, redis_source
+from dispatch import Backlog
+from monitoring import db_source, ledgers, redis_source
 from monitoring.samples import Samples, described
 from planning import cost
 from planning.budget import provider_cost
@@ -63,7 +64,8 @@ class TickerbeatCollector:
     Clients are injected: ``redis_client`` (metrics hashes, quota engine, workers), ``broker`` (queue
     depths; default ``redis_client``), ``beat`` (RedBeat's Redis; default ``redis_client``), ``database``
     (a ``storage.Database``; None leaves the database metrics out, cost included: it needs the month's
-    usage). ``clock``: epoch seconds, for the database's freshness gauges and the cost day.
+    usage). ``clock``: epoch seconds, for the database's freshness gauges, the cost day and the day whose
+    dispatch runs are shown (their deadlines are judged on the Redis clock).
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class TickerbeatCollector:
         self.database = database
         self.clock = clock
         self.limiter = Limiter(redis_client, guard=settings.quota_guard_seconds)
+        self.backlog = Backlog(redis_client)
         self.policies = {name: parse_policy(p.quota) for name, p in settings.providers.items()}
 
     def describe(self) -> list[Metric]:
@@ -94,7 +97,7 @@ class TickerbeatCollector:
         now = datetime.fromtimestamp(self.clock(), UTC)
         samples = budget_samples(self.settings)
         readers: list[tuple[str, Callable[[], Samples]]] = [
-            ("redis", self._read_redis),
+            ("redis", lambda: self._read_redis(now)),
             ("broker", lambda: redis_source.read_queues(self.broker, QUEUE_NAMES)),
         ]
         if self.database is not None:
@@ -110,10 +113,12 @@ class TickerbeatCollector:
         samples.add("tickerbeat_exporter_scrape_duration_seconds", time.monotonic() - started)
         yield from samples.families()
 
-    def _read_redis(self) -> Samples:
+    def _read_redis(self, now: datetime) -> Samples:
         out = redis_source.read_metrics(self.redis, self.beat)
         out.merge(redis_source.read_workers(self.redis, QUEUE_NAMES))
         out.merge(redis_source.read_quotas(self.limiter, self.policies))
+        day = ledgers.dispatch_day(now).isoformat()
+        out.merge(redis_source.read_dispatch(self.backlog, self.policies, day))
         return out
 
     def _read_database(self, now: datetime) -> Samples:

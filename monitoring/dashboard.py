@@ -53,6 +53,26 @@ ROWS: list[tuple[str, list[tuple[str, str, str, list[tuple[str, str]]]]]] = [
             ("tickerbeat_quota_blocked", "{{provider}}"),
             ("clamp_min(tickerbeat_quota_blocked_until_timestamp_seconds - time(), 0)", "{{provider}} seconds left")]),
     ]),
+    ("Paced dispatch", [
+        ("Calls in line and in flight", "timeseries", "short", [
+            ("tickerbeat_dispatch_in_line", "in line {{provider}}"),
+            ("tickerbeat_dispatch_in_flight", "in flight {{provider}}")]),
+        ("The day's runs: made / admitted", "timeseries", "percentunit", [
+            ("sum by (provider) (tickerbeat_dispatch_made) / sum by (provider) (tickerbeat_dispatch_admitted > 0)",
+             "{{provider}}")]),
+        ("The day's ledger per provider and run kind", "table", "short", [
+            ("tickerbeat_dispatch_planned", "planned {{provider}} {{kind}}"),
+            ("tickerbeat_dispatch_admitted", "admitted {{provider}} {{kind}}"),
+            ("tickerbeat_dispatch_made", "made {{provider}} {{kind}}"),
+            ("tickerbeat_dispatch_deferred_then_made", "deferred then made {{provider}} {{kind}}"),
+            ("tickerbeat_dispatch_carried", "carried {{provider}} {{kind}}"),
+            ("tickerbeat_dispatch_stale", "stale {{provider}} {{kind}}"),
+            ("tickerbeat_dispatch_pending", "pending {{provider}} {{kind}}")]),
+        ("Undone past the window", "stat", "short", [
+            ("sum by (provider) (tickerbeat_dispatch_undone)", "{{provider}}")]),
+        ("Runs whose counts do not add up", "stat", "short", [
+            ("sum by (provider) (tickerbeat_dispatch_unbalanced_runs)", "{{provider}}")]),
+    ]),
     ("Cost and budget", [
         ("Projected month vs budget", "timeseries", "currencyUSD", [
             ("sum(tickerbeat_cost_monthly_projection_usd)", "projection"),
@@ -174,7 +194,7 @@ def build() -> dict:
     return {
         "uid": "tickerbeat",
         "title": "tickerbeat",
-        "description": "API usage, quotas, cost, pipeline and data quality (metrics: docs/metrics.md).",
+        "description": "API usage, quotas, paced dispatch, cost, pipeline and data quality (metrics: docs/metrics.md).",
         "tags": ["tickerbeat"],
         "timezone": "utc",
         "editable": True,

@@ -1,5 +1,6 @@
 """What the exporter reads from Redis at scrape time: counters the workers left (``monitoring.recording``),
-live workers, the quota engine's stats, beat's last tick and conservation mode; queue depths from the broker.
+live workers, the quota engine's stats, the paced dispatcher's lines and ledgers, beat's last tick and
+conservation mode; queue depths from the broker.
 
 Each reader makes a few pipelined round trips and raises redis errors (``QuotaUnavailable`` for the
 quota engine); the collector turns a failure into ``tickerbeat_exporter_source_up{source} 0``.
@@ -12,7 +13,8 @@ import logging
 import math
 from collections.abc import Iterable, Mapping
 
-from monitoring import recording
+from dispatch import Backlog
+from monitoring import ledgers, recording
 from monitoring.samples import Samples
 from ratelimits import Limiter, Policy
 
@@ -150,4 +152,29 @@ def read_quotas(limiter: Limiter, policies: Mapping[str, Policy]) -> Samples:
         out.add("tickerbeat_quota_wait_seconds_total", stats.wait_seconds, provider)
         out.add("tickerbeat_quota_refused_total", stats.refused, provider)
         out.add("tickerbeat_quota_violations_total", stats.violations, provider)
+    return out
+
+
+def read_dispatch(backlog: Backlog, providers: Iterable[str], day: str) -> Samples:
+    """The paced dispatcher: every provider's line and calls in flight, and per provider and run kind the
+    ledgers of ``day``'s runs and of every open run (summed), the calls still pending past their run's
+    deadline (on the Redis clock) and the runs whose counts do not add up."""
+    out = Samples()
+    for provider in sorted(providers):
+        in_line, in_flight = backlog.depth(provider)
+        out.add("tickerbeat_dispatch_in_line", in_line, provider)
+        out.add("tickerbeat_dispatch_in_flight", in_flight, provider)
+    runs = ledgers.day_ledgers(backlog, [day], open_runs=True)
+    now = backlog.now()
+    undone: dict[tuple, int] = {}
+    for ledger in runs:
+        key = (ledger.provider, ledger.kind)
+        undone[key] = undone.get(key, 0) + ledger.undone_after(now)
+    for (provider, kind), row in ledgers.totals(
+        [ledger.as_record() for ledger in runs], ("provider", "kind")
+    ).items():
+        for name in ledgers.COUNTS:
+            out.add(f"tickerbeat_dispatch_{name}", row[name], provider, kind)
+        out.add("tickerbeat_dispatch_undone", undone[(provider, kind)], provider, kind)
+        out.add("tickerbeat_dispatch_unbalanced_runs", row["not_adding_up"], provider, kind)
     return out

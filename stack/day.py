@@ -60,16 +60,23 @@ DAY_PHASES = day_phases()
 
 def queue_depth(redis_client) -> int:
     """Messages waiting in every declared queue, messages delivered but not yet acknowledged, and calls
-    admitted to the paced dispatcher but not yet settled (in line or in flight)."""
+    admitted to the paced dispatcher but not yet settled (in line or in flight). The feeder's own next pass
+    (a countdown message) is not work while nothing is in line or in flight: it will find nothing to do."""
     backlog = Backlog(redis_client)
     pipe = redis_client.pipeline()
     for name in QUEUE_NAMES:
         pipe.llen(name)
-    pipe.hlen("unacked")
     for provider in PROVIDERS:
         pipe.zcard(backlog.line_key(provider))
         pipe.zcard(backlog.flight_key(provider))
-    return sum(pipe.execute())
+    pipe.hvals("unacked")
+    *counts, unacked = pipe.execute()
+    if sum(counts) == 0:
+        unacked = [m for m in unacked if _FEED_MARKER not in m]
+    return sum(counts) + len(unacked)
+
+
+_FEED_MARKER = b'"task": "tasks.dispatch.feed"'
 
 
 def phase_instant(day: date, at: str) -> datetime:
@@ -86,7 +93,9 @@ class DayDriver:
 
     ``sandbox``: a ``sandbox.testing.SandboxProcess`` whose clock follows the phases (None for real
     providers). ``check``: called while waiting (e.g. to fail fast when a worker process died).
-    ``say``: progress output. ``timings``: seconds per phase name.
+    ``say``: progress output. ``progress``: called with the phase's name before its task is sent, then
+    about twice a second while it waits (e.g. to draw the dispatcher's pacing). ``timings``: seconds per
+    phase name.
     """
 
     def __init__(
@@ -98,9 +107,10 @@ class DayDriver:
         timeout: float = 900.0,
         check: Callable[[], None] | None = None,
         say: Callable[[str], None] = print,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.app, self.redis, self.sandbox = app, redis_client, sandbox
-        self.timeout, self.check, self.say = timeout, check, say
+        self.timeout, self.check, self.say, self.progress = timeout, check, say, progress
         self.timings: dict[str, float] = {}
 
     def phase(self, phase: Phase, clock_day: date, **kwargs) -> dict:
@@ -108,6 +118,8 @@ class DayDriver:
         if self.sandbox is not None:
             self.sandbox.clock(now=phase_instant(clock_day, phase.at))
         self.say(f"==> {phase.name}")
+        if self.progress:
+            self.progress(phase.name)
         start = time.monotonic()
         task_id = self.app.signature(phase.task, kwargs={**phase.kwargs, **kwargs}).apply_async().id
         value = self._result(task_id, phase.name)
@@ -140,13 +152,15 @@ class DayDriver:
             raise RuntimeError(f"{label}: {meta['status']}: {error!r}")
         return meta["result"]
 
-    def prepare(self, day: date) -> dict[str, dict]:
-        """Universe, two years of history up to the session before ``day``, tiers and a trained model: the
-        bootstrap of a first start, with its history ending on the session before ``day``."""
+    def prepare(self, day: date, history_days: int | None = None) -> dict[str, dict]:
+        """Universe, two years of history (``history_days`` calendar days if given) up to the session
+        before ``day``, tiers and a trained model: the bootstrap of a first start, with its history ending
+        on the session before ``day``."""
         previous = marketcal.previous_trading_day(day)
         (first_start,) = PREPARE_PHASES
+        wanted = {"history_days": history_days} if history_days else {}
         # The clock stands on the morning of ``day``: the previous session has ended and is served.
-        return {first_start.name: self.phase(first_start, day, history_end=previous.isoformat())}
+        return {first_start.name: self.phase(first_start, day, history_end=previous.isoformat(), **wanted)}
 
     def run_day(self, day: date, phases: tuple[Phase, ...] = DAY_PHASES) -> dict[str, dict]:
         return {p.name: self.phase(p, day, day=day.isoformat()) for p in phases}
@@ -158,6 +172,8 @@ class DayDriver:
         while True:
             if self.check:
                 self.check()
+            if self.progress:
+                self.progress(label)
             depth = queue_depth(self.redis)
             quiet = quiet + 1 if depth == 0 else 0
             if quiet >= 2:

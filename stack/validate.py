@@ -9,7 +9,8 @@
    analysed (indicators, data quality) and recommended by a model trained on them: every one recommended.
 3. **pipeline**: a whole trading day for a small universe, driven as beat drives it (``stack.day``) through
    real workers for every queue against the ``demo`` profile: every symbol has its bar (or is marked stale)
-   and is recommended (or has a recorded reason), no throttles.
+   and is recommended (or has a recorded reason), no throttles, and every run of the paced dispatcher adds
+   up (planned = admitted + carried at planning, admitted = made + carried + stale) with nothing pending.
 
 The quotas are the configured ones (``<P>_QUOTA``/``<P>_PLAN``): set ``FINNHUB_QUOTA=100/second`` and the
 rate-limit check fails. Everything runs against the offline sandbox on a private Redis, so the real quotas

@@ -5,7 +5,8 @@
   the analysis core computes indicators and data-quality checks, a model is trained on the sample
   (walk-forward validated), and every symbol must get a recommendation with its reasons.
 - ``check_pipeline``: a small universe through real Celery workers for every queue, the day driven as beat
-  drives it (``stack.day.DayDriver``) against the ``demo`` profile, judged like the end-to-end tests.
+  drives it (``stack.day.DayDriver``) against the ``demo`` profile, judged like the end-to-end tests, and by
+  the paced dispatcher's ledgers: every run of the day (and of its preparation) adds up, nothing pending.
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None =
         driver = local.driver
         driver.prepare(day)
         phases = driver.run_day(day)
+        ledgers = _day_ledgers(local.redis, [marketcal.previous_trading_day(day), day])
         served = local.sandbox.stats()
         coverage = day_coverage(local.db, day)
         with local.db.session() as s:
@@ -182,9 +184,41 @@ def check_pipeline(redis_url: str, *, universe: int = 100, workdir: str | None =
         result.problems.append(f"{len(recommended)} recommended, {len(indicators)} analysed of {n} (< 90 %)")
     if throttled:
         result.problems.append(f"the sandbox answered {throttled} calls with a throttle: {by_provider}")
+    figures, problems = dispatch_verdict(ledgers)
+    result.figures.update(figures)
+    result.problems += problems
     from stack.day import DAY_PHASES
 
     ranked = [phases[p.name] for p in DAY_PHASES if p.task == RECOMMEND_TASK and p.name in phases]
     if ranked and ranked[-1].get("recommendations") != len(recommended):
         result.problems.append("the recommendation task's count differs from the stored recommendations")
     return result
+
+
+def _day_ledgers(client, days: list[date]):
+    from dispatch import Backlog
+    from monitoring.ledgers import day_ledgers
+
+    return day_ledgers(Backlog(client), [d.isoformat() for d in days])
+
+
+def dispatch_verdict(ledgers, most: int = 10) -> tuple[dict[str, str], list[str]]:
+    """The paced dispatcher's part of the verdict: per provider ``dispatch <provider>`` figures (planned,
+    admitted, made, deferred then made, carried, stale, pending) summed over ``ledgers`` (the day's runs and
+    its preparation's), and a problem for each run whose counts do not add up or that still has a call
+    pending (at most ``most``, then how many more)."""
+    from monitoring.ledgers import by_provider, day_problems
+
+    figures = {}
+    for provider, row in by_provider(lg.as_record() for lg in ledgers).items():
+        figures[f"dispatch {provider}"] = (
+            f"{row['planned']} planned, {row['admitted']} admitted, {row['made']} made "
+            f"({row['deferred_then_made']} after a deferral), {row['carried']} carried, {row['stale']} stale, "
+            f"{row['pending']} pending, {row['runs']} runs{'' if row['adds_up'] else ', NOT adding up'}"
+        )
+    if not ledgers:
+        return figures, ["the paced dispatcher recorded no run for the day"]
+    problems = [f"dispatch: {p}" for p in day_problems(ledgers, finished=True)]
+    if len(problems) > most:
+        problems = problems[:most] + [f"dispatch: and {len(problems) - most} more"]
+    return figures, problems

@@ -27,7 +27,7 @@ from storage.models import Symbol
 from tasks import context, runs
 from tasks.base import tickerbeat_task
 from tasks.fetching import record_run_usage
-from tasks.planner import BACKFILL_RUN_KEY, missing_sessions, record_plan
+from tasks.planner import BACKFILL_RUN_KEY, HISTORY_DAYS, missing_sessions, record_plan
 from worker.celery import app
 
 log = logging.getLogger("tickerbeat.tiers")
@@ -134,16 +134,19 @@ def reassign_tiers(day: str) -> dict:
 
 
 @tickerbeat_task(name="tasks.tiers.bootstrap", expires=250)
-def bootstrap(history_end: str | None = None) -> dict:
+def bootstrap(history_end: str | None = None, history_days: int | None = None) -> dict:
     """First start, or an empty universe: load it, start the paced history, assign tiers from the first
     bars, train the first model once the history is complete. Idempotent; logs one progress line.
 
     The history ends on the session before the last completed one (the free Polygon plan serves a session
     the next day; the nightly bars take the latest), or on ``history_end`` (a rehearsal: kept for the
-    passes that follow)."""
+    passes that follow). ``history_days``: calendar days of history wanted (default two years; a rehearsal
+    asks for less, kept likewise)."""
     ctx = context.current()
     if history_end:
         ctx.redis.hset(BOOTSTRAP_KEY, "history_end", history_end)
+    if history_days:
+        ctx.redis.hset(BOOTSTRAP_KEY, "history_days", int(history_days))
     stored = ctx.redis.hget(BOOTSTRAP_KEY, "history_end")
     session_day = history_end or (stored.decode() if stored else _history_day())
     facts, eta = bootstrap_facts(ctx, session_day)
@@ -152,7 +155,9 @@ def bootstrap(history_end: str | None = None) -> dict:
         if step == "universe":
             load_universe.apply_async(kwargs={"day": session_day})
         elif step == "history":
-            app.signature("tasks.planner.plan_backfill", kwargs={"day": session_day}).apply_async()
+            days = ctx.redis.hget(BOOTSTRAP_KEY, "history_days")
+            wanted = {"history_days": int(days)} if days else {}
+            app.signature("tasks.planner.plan_backfill", kwargs={"day": session_day, **wanted}).apply_async()
         elif step == "tiers":
             final = facts.history_complete
             ctx.redis.hset(BOOTSTRAP_KEY, "tiers", "final" if final else "provisional")
@@ -174,7 +179,8 @@ def bootstrap_facts(ctx, day: str):
     state = {k.decode(): v.decode() for k, v in ctx.redis.hgetall(BOOTSTRAP_KEY).items()}
     with ctx.db.session() as s:
         universe = len(active_symbols(s))
-        missing, total = missing_sessions(s, day) if universe else ([], 0)
+        days = int(state.get("history_days") or 0) or HISTORY_DAYS
+        missing, total = missing_sessions(s, day, days) if universe else ([], 0)
         model = latest_model_version(s) is not None
     backfill = ctx.redis.get(BACKFILL_RUN_KEY)
     ledger = ctx.backlog.ledger(backfill.decode()) if backfill else None

@@ -1,7 +1,8 @@
 """tickerbeat's own ``celery inspect`` and ``celery control`` commands.
 
     celery -A worker inspect quotas              # per provider: windows, used, limit, next reset, block, waits
-    celery -A worker inspect plan [YYYY-MM-DD]   # the planner's decisions for the day, and the capacity plan
+    celery -A worker inspect plan [YYYY-MM-DD]   # the day's runs and their ledgers, the planner's decisions,
+                                                 # and the capacity plan
     celery -A worker control pause_provider NAME # no call to NAME from any worker until resume_provider
     celery -A worker control resume_provider NAME
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 
 from celery.worker.control import control_command, inspect_command
@@ -85,9 +86,17 @@ def quota_report(stats, policy: str) -> dict:
     }
 
 
-def plan_report(day: str, recorded: Mapping, fits: bool, lines: list[str], universe: int) -> dict:
+def plan_report(day: str, recorded: Mapping, fits: bool, lines: list[str], universe: int,
+                runs: Sequence[Mapping] = ()) -> dict:  # fmt: skip
     """The day's planner decisions (the ``tickerbeat:plan:<day>`` hash: field -> JSON summary) with each
-    entry's ``coverage`` (admitted / planned, when both are recorded), and the capacity plan's verdict."""
+    entry's ``coverage`` (admitted / planned, when both are recorded), the capacity plan's verdict, and
+    the ledger of each of the day's runs (``runs``: plan records, ``monitoring.ledgers.record``).
+
+    ``runs`` lists each run's record (planned, admitted, made, deferred_then_made, carried, stale, pending,
+    adds_up, problems); ``dispatch`` sums them per provider; ``adds_up`` is False when any run's counts do
+    not add up."""
+    from monitoring.ledgers import by_provider
+
     entries = {}
     for field, raw in sorted((_text(k), _text(v)) for k, v in recorded.items()):
         try:
@@ -101,6 +110,9 @@ def plan_report(day: str, recorded: Mapping, fits: bool, lines: list[str], unive
         "day": day,
         "recorded": bool(entries),
         "entries": entries,
+        "runs": [dict(r) for r in runs],
+        "dispatch": by_provider(runs),
+        "adds_up": all(r["adds_up"] for r in runs),
         "capacity": {"universe": universe, "fits": fits, "plan": lines},
     }
 
@@ -148,8 +160,10 @@ def quotas(state, **kwargs):
 
 @inspect_command(default_timeout=5.0, signature="[YYYY-MM-DD]", args=[("day", str)])
 def plan(state, day: str | None = None, **kwargs):
-    """The planner's decisions for a trading day (default: today, New York) and the capacity plan."""
+    """The day's runs (default: today, New York) with their ledgers, the planner's decisions and the
+    capacity plan."""
     import marketcal
+    from monitoring.ledgers import day_ledgers, record
     from stack.plan import check
     from tasks import context
     from tasks.planner import plan_key
@@ -163,7 +177,8 @@ def plan(state, day: str | None = None, **kwargs):
     ctx = context.current()
     universe = _universe(ctx)
     fits, lines = check(ctx.settings, universe)
-    return plan_report(the_day, ctx.redis.hgetall(plan_key(the_day)), fits, lines, universe)
+    runs = [record(ledger) for ledger in day_ledgers(ctx.backlog, [the_day])]
+    return plan_report(the_day, ctx.redis.hgetall(plan_key(the_day)), fits, lines, universe, runs)
 
 
 def _universe(ctx) -> int:

@@ -132,3 +132,56 @@ def test_conservation_mode_drops_optional_entries_in_order(entry, level, runs):
     assert isinstance(result, Firing) is runs, result
     if not runs:
         assert "conservation mode" in result
+
+
+def ny(*args):
+    return datetime(*args, tzinfo=marketcal.EASTERN)
+
+
+# What `make status` calls "next": the day's work (hourly upkeep left out, as stack.status does).
+DAY_WORK = [e for e in beat_schedule.entries() if e.calendar != "daily"]
+
+
+@pytest.mark.parametrize(
+    ("candidates", "now", "entry", "at"),
+    [
+        (DAY_WORK, ny(2026, 11, 25, 15, 0), "tier1-quotes-hourly", ny(2026, 11, 25, 15, 30)),
+        (DAY_WORK, ny(2026, 11, 25, 15, 30), "tier2-quotes-close", ny(2026, 11, 25, 16, 0)),  # strictly after
+        (
+            DAY_WORK,
+            ny(2026, 11, 25, 20, 30),
+            "eod-bars",
+            ny(2026, 11, 26, 0, 30),
+        ),  # Wednesday's bars, Thursday
+        # Thanksgiving: Friday night's after-session entries would redo Wednesday (skipped as duplicates)
+        (DAY_WORK, ny(2026, 11, 26, 6, 0), "universe-refresh", ny(2026, 11, 27, 7, 0)),
+        # the half day closes at 13:00: no 13:30 sweep, the close sweep still runs at 16:00
+        (DAY_WORK, ny(2026, 11, 27, 12, 45), "tier2-quotes-close", ny(2026, 11, 27, 16, 0)),
+        # Saturday noon: Friday's night is done; Sunday's and Monday's nights would redo it
+        (DAY_WORK, ny(2026, 11, 28, 12, 0), "universe-refresh", ny(2026, 11, 30, 7, 0)),
+        (DAY_WORK, ny(2026, 11, 30, 23, 0), "eod-bars", ny(2026, 12, 1, 0, 30)),
+        (
+            DAY_WORK,
+            datetime(2026, 11, 25, 20, 0, tzinfo=UTC),
+            "tier1-quotes-hourly",
+            ny(2026, 11, 25, 15, 30),
+        ),
+        ([BY_NAME["tier-reassignment"]], ny(2026, 11, 30, 8, 0), "tier-reassignment", ny(2026, 12, 1, 6, 0)),
+        ([BY_NAME["run-watchdog"]], ny(2026, 11, 28, 10, 5), "run-watchdog", ny(2026, 11, 28, 11, 0)),
+    ],
+)
+def test_next_due(candidates, now, entry, at):
+    found = beat_schedule.next_due(candidates, now)
+    assert found is not None
+    assert (found[0].name, found[1]) == (entry, at)
+
+
+def test_next_due_has_nothing_for_interval_entries_or_an_empty_horizon():
+    assert (
+        beat_schedule.next_due([BY_NAME["dispatch-feed"], BY_NAME["bootstrap"]], ny(2026, 11, 25, 12, 0))
+        is None
+    )
+    assert beat_schedule.next_due([], ny(2026, 11, 25, 12, 0)) is None
+    monthly = [BY_NAME["tier-reassignment"]]
+    assert beat_schedule.next_due(monthly, ny(2026, 12, 2, 8, 0), horizon_days=5) is None
+    assert beat_schedule.next_due(monthly, ny(2026, 12, 2, 8, 0))[1] == ny(2027, 1, 4, 6, 0)  # 1 Jan closed
