@@ -166,7 +166,9 @@ def _tier_plan(name: str) -> str:
 def _horizon(env: _Env, max_wait: float) -> float:
     """How far ahead the feeder releases calls: below the longest quota wait, so a released call always
     finds its slot within it (a few seconds of margin for queueing and clock reads)."""
-    horizon = env.number("TICKERBEAT_DISPATCH_HORIZON_SECONDS", min(20.0, max_wait * 2 / 3, max_wait - 2), minimum=1.0)
+    horizon = env.number(
+        "TICKERBEAT_DISPATCH_HORIZON_SECONDS", min(20.0, max_wait * 2 / 3, max_wait - 2), minimum=1.0
+    )
     if horizon > max_wait - 2:
         raise SettingsError(
             f"TICKERBEAT_DISPATCH_HORIZON_SECONDS: must be at least 2 s below TICKERBEAT_QUOTA_MAX_WAIT_SECONDS "

@@ -63,7 +63,9 @@ def test_a_calendar_day_cap_pushes_to_the_next_local_day():
 )
 def test_capacity_within_a_horizon(booked, now, horizon, expected):
     policy = parse_policy("5/minute")
-    bookings = Bookings(rolling={policy.windows[0].identity: list(booked)}, last=max(booked, default=-math.inf))
+    bookings = Bookings(
+        rolling={policy.windows[0].identity: list(booked)}, last=max(booked, default=-math.inf)
+    )
     assert capacity_within(policy, bookings, now, horizon, guard=0.25) == expected
     assert bookings.rolling[policy.windows[0].identity] == booked  # the trial never touches the original
 
