@@ -107,7 +107,7 @@ METRICS: tuple[Metric, ...] = (
        "1 while conservation mode is active (the last budget check's verdict), else 0."),
     _m(COST, "tickerbeat_conservation_level", "gauge", "",
        "The last budget check's conservation level: 0 normal, 1..3 drop optional schedule entries."),
-    # -- pipeline: tasks (workers, through Redis), queues (broker), workers, beat, chords (database) -----
+    # -- pipeline: tasks (workers, through Redis), queues (broker), workers, beat -----
     _m(PIPELINE, "tickerbeat_tasks_total", "counter", "task queue state",
        "Finished task runs by final state (success, failure, retry, ...)."),
     _m(PIPELINE, "tickerbeat_task_duration_seconds", "histogram", "task queue", "Run time of task runs."),
@@ -123,12 +123,6 @@ METRICS: tuple[Metric, ...] = (
        "busy / processes now (0 without workers); rate(task_duration_seconds_sum) / processes over time."),
     _m(PIPELINE, "tickerbeat_beat_last_tick_timestamp_seconds", "gauge", "",
        "When the active beat last ticked (epoch seconds, Redis clock); 0 when it never did."),
-    _m(PIPELINE, "tickerbeat_chord_batches_pending", "gauge", "kind",
-       "Fetch batches (chords) not completed and before their deadline."),
-    _m(PIPELINE, "tickerbeat_chord_batches_stalled", "gauge", "kind",
-       "Fetch batches not completed after their deadline (the watchdog re-drives them)."),
-    _m(PIPELINE, "tickerbeat_chord_batch_last_duration_seconds", "gauge", "kind",
-       "From sending to the callback's completion, for the last batch of the kind completed in 7 days."),
     # -- data quality (database) --------------------------------------------------------------------------
     _m(QUALITY, "tickerbeat_active_symbols", "gauge", "", "Active symbols in the universe."),
     _m(QUALITY, "tickerbeat_last_bar_age_seconds", "gauge", "",

@@ -109,10 +109,6 @@ ROWS: list[tuple[str, list[tuple[str, str, str, list[tuple[str, str]]]]]] = [
             ("tickerbeat_worker_busy_processes", "busy {{queue}}")]),
         ("Seconds since beat's last tick", "stat", "s", [
             ("time() - tickerbeat_beat_last_tick_timestamp_seconds", "beat")]),
-        ("Chord batches pending and stalled", "timeseries", "short", [
-            ("tickerbeat_chord_batches_pending", "pending {{kind}}"),
-            ("tickerbeat_chord_batches_stalled", "stalled {{kind}}")]),
-        ("Last batch run time", "timeseries", "s", [("tickerbeat_chord_batch_last_duration_seconds", "{{kind}}")]),
     ]),
     ("Data quality", [
         ("Staleness and newest bar age", "timeseries", "s", [

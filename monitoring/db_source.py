@@ -1,4 +1,4 @@
-"""What the exporter reads from the database at scrape time: API usage, chord batches, bars and data quality.
+"""What the exporter reads from the database at scrape time: API usage, bars and data quality.
 
 One short read-only session per scrape; raises SQLAlchemy errors (the collector reports the source down).
 """
@@ -14,7 +14,7 @@ import marketcal
 from monitoring import freshness
 from monitoring.samples import Samples
 from storage import latest_bar_day, symbols_missing_bar
-from storage.models import ApiUsage, ChordBatch, DataQuality, StaleMark, Symbol
+from storage.models import ApiUsage, DataQuality, StaleMark, Symbol
 
 # Completed batches older than this are not looked at for the last-duration gauge.
 RECENT_BATCHES = timedelta(days=7)
@@ -26,7 +26,6 @@ def read_database(session: Session, now: datetime, providers: list[str]) -> tupl
     day (the input of the cost figures)."""
     out = Samples()
     usage = _usage(session, now.astimezone(UTC).date(), providers, out)
-    _batches(session, now, out)
     _bars(session, now, out)
     _quality(session, out)
     return out, usage
@@ -49,30 +48,6 @@ def _usage(session: Session, today: date, providers: list[str], out: Samples) ->
         out.add("tickerbeat_api_usage_calls", days.get(today, 0), provider, "day")
         out.add("tickerbeat_api_usage_calls", sum(days.values()), provider, "month")
     return usage
-
-
-def _batches(session: Session, now: datetime, out: Samples) -> None:
-    open_rows = session.execute(
-        select(ChordBatch.kind, ChordBatch.deadline).where(ChordBatch.completed_at.is_(None))
-    ).all()
-    recent = session.execute(
-        select(ChordBatch.kind, ChordBatch.created_at, ChordBatch.completed_at)
-        .where(ChordBatch.completed_at >= now - RECENT_BATCHES)
-        .order_by(ChordBatch.completed_at)
-    ).all()
-    pending: dict[str, int] = {}
-    stalled: dict[str, int] = {}
-    for kind, deadline in open_rows:
-        into = stalled if deadline < now else pending
-        into[kind] = into.get(kind, 0) + 1
-    last: dict[str, float] = {}
-    for kind, created, completed in recent:  # oldest first: the newest per kind wins
-        last[kind] = max(0.0, (completed - created).total_seconds())
-    for kind in sorted(set(pending) | set(stalled) | set(last)):
-        out.add("tickerbeat_chord_batches_pending", pending.get(kind, 0), kind)
-        out.add("tickerbeat_chord_batches_stalled", stalled.get(kind, 0), kind)
-    for kind, seconds in sorted(last.items()):
-        out.add("tickerbeat_chord_batch_last_duration_seconds", seconds, kind)
 
 
 def _bars(session: Session, now: datetime, out: Samples) -> None:

@@ -16,7 +16,8 @@ class BootstrapFacts:
     """``universe``: active symbols; ``history_have``/``history_total``: sessions of the two-year history
     stored / expected; ``*_open``: a run of that step is under way; ``tiers``: "" (never assigned),
     "provisional" (from the first bars) or "final" (from the whole history); ``model``: a trained model
-    exists; ``model_tried``: the day training was last asked for (""), ``day``: today's session."""
+    exists; ``model_tried``/``history_planned``: the day training / the history was last asked for ("" never);
+    ``day``: the session the history ends on."""
 
     universe: int
     universe_open: bool
@@ -27,6 +28,7 @@ class BootstrapFacts:
     model: bool
     model_tried: str
     day: str
+    history_planned: str = ""
 
     @property
     def history_complete(self) -> bool:
@@ -39,7 +41,8 @@ def next_steps(f: BootstrapFacts) -> list[str]:
     if f.universe == 0:
         return [] if f.universe_open else ["universe"]
     steps = []
-    if not f.history_complete and not f.backfill_open:
+    # once per day: sessions the provider refuses (not yet served, say) must not re-plan in a loop
+    if not f.history_complete and not f.backfill_open and f.history_planned != f.day:
         steps.append("history")
     if (f.tiers == "" and f.history_have > 0) or (f.tiers != "final" and f.history_complete):
         steps.append("tiers")

@@ -155,6 +155,7 @@ def bootstrap(history_end: str | None = None, history_days: int | None = None) -
         if step == "universe":
             load_universe.apply_async(kwargs={"day": session_day})
         elif step == "history":
+            ctx.redis.hset(BOOTSTRAP_KEY, "history_planned", session_day)
             days = ctx.redis.hget(BOOTSTRAP_KEY, "history_days")
             wanted = {"history_days": int(days)} if days else {}
             app.signature("tasks.planner.plan_backfill", kwargs={"day": session_day, **wanted}).apply_async()
@@ -189,7 +190,7 @@ def bootstrap_facts(ctx, day: str):
         universe=universe, universe_open=universe_run is not None and not universe_run.done,
         history_have=total - len(missing), history_total=total,
         backfill_open=ledger is not None and not ledger.done, tiers=state.get("tiers", ""), model=model,
-        model_tried=state.get("model_tried", ""), day=day,
+        model_tried=state.get("model_tried", ""), day=day, history_planned=state.get("history_planned", ""),
     )  # fmt: skip
     left = ledger.pending if ledger is not None and not ledger.done else len(missing)
     eta = quota_floor(ctx.policy("polygon"), left + 1, ctx.settings.quota_guard_seconds) if left else 0.0

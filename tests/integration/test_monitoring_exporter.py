@@ -31,9 +31,7 @@ from ratelimits import Limiter, parse_policy
 from storage import (
     Database,
     add_api_usage,
-    complete_batch,
     mark_stale,
-    register_batch,
     upsert_bars,
     upsert_quality,
     upsert_symbols,
@@ -247,21 +245,6 @@ def _seed(db: Database) -> None:
         add_api_usage(s, "finnhub", now.date() - timedelta(days=1), calls=5, ok=5)
         add_api_usage(s, "finnhub", date(2026, 10, 31), calls=100, ok=100)  # last month
         add_api_usage(s, "polygon", now.date(), deferred=3)
-        batch = {"callback": "tasks.analysis.analyse_batch", "task_ids": ["x:A", "x:B"]}
-        hour = timedelta(hours=1)
-        register_batch(
-            s, "b1", kind="finnhub.quote", queue="finnhub", deadline=now + hour, now=now - hour, **batch
-        )
-        register_batch(s, "b2", kind="finnhub.quote", queue="finnhub", deadline=now - hour, now=now - 3 * hour,
-                       **batch)  # fmt: skip
-        register_batch(
-            s, "b3", kind="yahoo.history", queue="yahoo", deadline=now + hour, now=now - 5 * hour, **batch
-        )
-        register_batch(
-            s, "b4", kind="yahoo.history", queue="yahoo", deadline=now + hour, now=now - 3 * hour, **batch
-        )
-        complete_batch(s, "b3", now=now - 4 * hour)  # took an hour, finished first
-        complete_batch(s, "b4", now=now - 2.5 * hour)  # took half an hour, finished last
         upsert_quality(s, MON, [QualityResult("freshness", "tier:1", 0.5, 0.95, False, "older day")])
         upsert_quality(
             s,
@@ -304,11 +287,6 @@ def test_database_and_cost_figures(db, exporter):
     assert value(samples, "tickerbeat_budget_monthly_usd") == 50
     assert value(samples, "tickerbeat_budget_warning_usd") == 40
     assert value(samples, "tickerbeat_budget_utilisation_ratio") == pytest.approx((29 + 1.2) / 50)
-    # chords: b1 before its deadline, b2 past it; yahoo's last completed batch took half an hour
-    assert value(samples, "tickerbeat_chord_batches_pending", kind="finnhub.quote") == 1
-    assert value(samples, "tickerbeat_chord_batches_stalled", kind="finnhub.quote") == 1
-    assert value(samples, "tickerbeat_chord_batches_stalled", kind="yahoo.history") == 0
-    assert value(samples, "tickerbeat_chord_batch_last_duration_seconds", kind="yahoo.history") == 1800
     # bars: Tuesday is the expected session; D has no bar for it (served from cache)
     assert value(samples, "tickerbeat_active_symbols") == 4
     assert value(samples, "tickerbeat_daily_bars_fresh_ratio") == 0.75

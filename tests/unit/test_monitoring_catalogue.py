@@ -114,7 +114,6 @@ def test_the_alerts_include_the_seeds_and_the_operational_ones():
         "APIQuotaViolation",
         "QueueWithoutWorker",
         "BeatNotTicking",
-        "ChordStalled",
         "DailyBarsMissing",
     } <= names
 

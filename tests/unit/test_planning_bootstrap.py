@@ -22,8 +22,10 @@ LOADED = replace(FRESH, universe=6500, history_total=500)
         (replace(LOADED, backfill_open=True), []),  # running: a restart starts nothing
         (replace(LOADED, backfill_open=True, history_have=1), ["tiers"]),  # first bars: provisional tiers
         (replace(LOADED, backfill_open=True, history_have=200, tiers="provisional"), []),
-        # the history's run ended short of complete (a session refused): planned again, the rest left alone
-        (replace(LOADED, history_have=499, tiers="provisional"), ["history"]),
+        # the history's run ended short of complete (a session refused): planned again the next day only,
+        # never in a loop of one refused call after another
+        (replace(LOADED, history_have=499, tiers="provisional", history_planned="2026-11-19"), ["history"]),
+        (replace(LOADED, history_have=499, tiers="provisional", history_planned="2026-11-20"), []),
         (
             replace(LOADED, history_have=500, tiers="provisional"),
             ["tiers", "model"],
