@@ -63,7 +63,7 @@ validate: install  ## the seed's checks: rate-limit compliance, sample stocks, a
 validate-plan: install  ## print the day's capacity plan; fails when the schedule cannot fit the quotas
 	$(PY) -m stack.plan
 
-worker: install  ## one worker for queue Q (e.g. make worker Q=finnhub), concurrency from worker/queues.py
+worker: install  ## one worker for queue Q (e.g. make worker Q=finnhub), concurrency from runtime/queues.py
 	$(PY) -m stack.run --worker $(Q)
 
 beat: install  ## RedBeat (one active beat; a second one waits as a standby); scheduler from worker/app.py

@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from monitoring.collector import TickerbeatCollector
     from monitoring.server import serve
+    from runtime.settings import Settings, SettingsError
     from storage import Database
-    from worker.settings import Settings, SettingsError
 
     try:
         settings = Settings.from_env()

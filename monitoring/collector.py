@@ -23,8 +23,8 @@ from monitoring.samples import Samples, described
 from planning import cost
 from planning.budget import provider_cost
 from ratelimits import Limiter, QuotaUnavailable, parse_policy
-from worker.queues import QUEUE_NAMES
-from worker.settings import Settings
+from runtime.queues import QUEUE_NAMES
+from runtime.settings import Settings
 
 log = logging.getLogger("tickerbeat.exporter")
 

@@ -35,7 +35,6 @@ TASKS_KEY = f"{PREFIX}:tasks"
 TASK_SECONDS_KEY = f"{PREFIX}:task_seconds"
 WORKERS_KEY = f"{PREFIX}:workers"
 BEAT_TICK_KEY = "tickerbeat:beat:last_tick"
-CONSERVATION_KEY = "tickerbeat:conservation"
 
 # Upper bounds in seconds. HTTP calls: the sandbox answers in milliseconds, real providers in tenths of a
 # second, read timeouts are 30 s. Tasks: a quote fetch takes milliseconds plus its quota wait (up to 30 s),

@@ -17,6 +17,7 @@ from dispatch import Backlog
 from monitoring import ledgers, recording
 from monitoring.samples import Samples
 from ratelimits import Limiter, Policy
+from runtime import keys
 
 log = logging.getLogger("tickerbeat.exporter")
 
@@ -37,7 +38,7 @@ def read_metrics(r, beat=None) -> Samples:
     pipe.hgetall(recording.CALL_SECONDS_KEY)
     pipe.hgetall(recording.TASKS_KEY)
     pipe.hgetall(recording.TASK_SECONDS_KEY)
-    pipe.get(recording.CONSERVATION_KEY)
+    pipe.get(keys.CONSERVATION)
     calls, call_seconds, tasks, task_seconds, conservation_raw = pipe.execute()
     tick = (beat or r).get(recording.BEAT_TICK_KEY)
 

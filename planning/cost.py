@@ -1,6 +1,6 @@
 """Cost arithmetic for the budget: pure functions of amounts in US dollars and calendar days.
 
-Every plan in ``worker.plans`` is a flat monthly fee (free tiers cost 0), accrued evenly over the days of
+Every plan in ``runtime.plans`` is a flat monthly fee (free tiers cost 0), accrued evenly over the days of
 the calendar month; a metered charge (calls times a price) would simply be added to a day's amount.
 The metrics exporter uses these for the cost gauges; conservation mode compares the same figures with
 ``monthly_budget_usd`` and ``budget_warning_usd``.

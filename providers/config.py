@@ -1,4 +1,4 @@
-"""``ProviderConfig``: how a client reaches its provider. Built by the task layer from worker.settings.
+"""``ProviderConfig``: how a client reaches its provider. Built by the task layer from runtime.settings.
 
 The API key is a plain string here (clients must send it) but never shown: the repr masks it, and
 every client registers it with ``providers.redaction`` so its literal value is masked in any text.
@@ -49,7 +49,7 @@ class ProviderConfig:
 
     @classmethod
     def from_settings(cls, settings: object) -> ProviderConfig:
-        """From a ``worker.settings.ProviderSettings`` (duck-typed: this package never imports worker)."""
+        """From a ``runtime.settings.ProviderSettings`` (duck-typed: this package never imports worker)."""
         key = settings.api_key  # type: ignore[attr-defined]
         reveal = getattr(key, "reveal", None)
         return cls(

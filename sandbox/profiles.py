@@ -119,7 +119,7 @@ _FREE = Profile(
     },
 )
 
-# The client's "demo" plan (worker/plans.py) uses exactly these numbers: keep them in step.
+# The client's "demo" plan (runtime/plans.py) uses exactly these numbers: keep them in step.
 _DEMO = Profile(
     name="demo",
     limits={

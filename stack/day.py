@@ -17,7 +17,7 @@ from datetime import time as clock_time
 import marketcal
 from beat_schedule import DEFAULT_PLAN, entries
 from dispatch import Backlog
-from worker.queues import PROVIDERS, QUEUE_NAMES, queue_for_task
+from runtime.queues import PROVIDERS, QUEUE_NAMES, queue_for_task
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,11 @@ from dispatch import Backlog
 from monitoring.ledgers import by_provider, read_ledgers
 from monitoring.ledgers import day_ledgers as read_day_ledgers
 from ratelimits import Limiter, parse_policy
+from runtime.settings import SettingsError
 from stack.day import DAY_PHASES, Phase, phase_instant
 from stack.local import PROVIDER_PREFIXES, local_stack
 from stack.report import day_summary, dispatch_table
 from stack.status import pacing, slot_text
-from worker.settings import SettingsError
 
 PROFILES = ("demo", "free")
 # The free profile's default history: enough sessions for indicators' short windows, a few minutes of

@@ -15,6 +15,8 @@ from pathlib import Path
 import redis
 from sqlalchemy import select
 
+from runtime.queues import QUEUES
+from runtime.settings import Settings
 from stack.day import DayDriver
 from stack.redis_server import RedisServer
 from stack.workers import ProcessSet
@@ -22,8 +24,6 @@ from storage import Database, recommendations_for
 from storage.migrate import upgrade
 from storage.models import DailyBar, DataQuality, Indicator, StaleMark, Symbol
 from worker.app import make_app
-from worker.queues import QUEUES
-from worker.settings import Settings
 
 PROVIDER_PREFIXES = ("FINNHUB", "POLYGON", "ALPHAVANTAGE", "YAHOO")
 # Worker processes per queue when the stack shares 2 cores with other work (tests, validation): at most

@@ -9,9 +9,9 @@ from dispatch import Ledger
 from monitoring.ledgers import by_provider, day_problems, record
 from planning import calls_in
 from ratelimits import parse_policy
+from runtime.settings import Settings
 from stack.local import day_coverage
 from storage import Database, recommendations_for, recommendations_skipped, usage_for
-from worker.settings import Settings
 
 
 def day_summary(

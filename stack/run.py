@@ -16,9 +16,9 @@ from pathlib import Path
 
 import redis
 
+from runtime.queues import BY_NAME, QUEUE_NAMES
 from stack.redis_server import RedisServer
 from stack.workers import ProcessSet, beat_command, worker_command
-from worker.queues import BY_NAME, QUEUE_NAMES
 
 KEYED = ("FINNHUB", "POLYGON", "ALPHAVANTAGE")
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 import marketcal
 from ratelimits import next_slot
+from runtime import keys
 
 # Hourly upkeep (the run watchdog, the budget check) is due every hour: "next" names the day's work.
 SKIP_CALENDARS = ("daily",)
@@ -94,12 +95,12 @@ def next_text(entries: Iterable, now: datetime) -> str:
 
 
 def status_lines(ctx, now: datetime) -> list[str]:
-    """The progress line and a line per provider, from ``ctx`` (a ``tasks.context.Context``)."""
+    """The progress line and a line per provider, from ``ctx`` (a ``runtime.resources.Context``)."""
     from beat_schedule import entries
     from planning.bootstrap import progress_line
-    from tasks.tiers import BOOTSTRAP_KEY, bootstrap_facts
+    from tasks.tiers import bootstrap_facts
 
-    state = {_text(k): _text(v) for k, v in ctx.redis.hgetall(BOOTSTRAP_KEY).items()}
+    state = {_text(k): _text(v) for k, v in ctx.redis.hgetall(keys.BOOTSTRAP).items()}
     day = (
         state.get("history_end")
         or marketcal.previous_trading_day(marketcal.last_completed_session(now)).isoformat()
@@ -125,8 +126,8 @@ def main(argv: list[str] | None = None, clock: Callable[[], datetime] = lambda: 
     from sqlalchemy.exc import SQLAlchemyError
 
     from ratelimits import QuotaError
+    from runtime.settings import Settings, SettingsError
     from storage import StorageError
-    from worker.settings import Settings, SettingsError
 
     parser = argparse.ArgumentParser(prog="python -m stack.status", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None, clock: Callable[[], datetime] = lambda: 
     except SettingsError as exc:
         print(f"tickerbeat status: configuration error: {exc}", file=sys.stderr)
         return 2
-    from tasks.context import Context
+    from runtime.resources import Context
 
     ctx = Context(settings)
     try:

@@ -21,10 +21,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from providers.symbols import parse_symbol
+from runtime.settings import Settings, SettingsError
 from storage import Database, upsert_symbols
 from storage.migrate import upgrade
 from storage.models import Symbol
-from worker.settings import Settings, SettingsError
 
 COLUMNS = ("symbol", "name", "exchange", "type", "tier")
 TIERS = (1, 2, 3, 4)

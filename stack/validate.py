@@ -2,7 +2,7 @@
 
     python -m stack.validate [--only rate-limits,sample,pipeline] [--live-seconds 15] [--universe 100]
 
-1. **rate limits**: the capacity plan (``stack.plan.check``) fits every configured quota, and a short live
+1. **rate limits**: the capacity plan (``planning.fit.check``) fits every configured quota, and a short live
    run of every provider's client through a real ``Limiter``, at each queue's concurrency, against the
    sandbox's ``free`` profile draws no throttle answer and no violation.
 2. **sample stocks**: a handful of symbols fetched from the free-profile sandbox through the Polygon client,
@@ -36,10 +36,10 @@ import requests
 import marketcal
 import ratelimits
 from providers import CLIENTS, Outcome, ProviderConfig
+from runtime.queues import BY_NAME, PROVIDERS
+from runtime.settings import Settings, SettingsError
 from sandbox.testing import SandboxError, SandboxProcess
 from stack.redis_server import RedisServer, RedisServerError
-from worker.queues import BY_NAME, PROVIDERS
-from worker.settings import Settings, SettingsError
 
 CHECKS = ("rate-limits", "sample", "pipeline")
 SANDBOX_SYMBOLS = 300  # the free-profile sandbox's universe for checks 1 and 2
@@ -177,7 +177,7 @@ def live_run(
 
 def check_rate_limits(settings: Settings, redis_url: str, *, universe: int = 6500, seconds: float = 15.0,
                       say=print) -> CheckResult:  # fmt: skip
-    from stack.plan import check
+    from planning.fit import check
 
     result = CheckResult("rate limits")
     fits, lines = check(settings, universe)

@@ -1,7 +1,7 @@
 """Celery workers (one per declared queue) and beat, as local processes.
 
 Used by ``make demo``, ``make run`` and the pipeline tests. Queue names, concurrency and prefetch come
-from ``worker.queues.QUEUES``; nothing here lists a queue.
+from ``runtime.queues.QUEUES``; nothing here lists a queue.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from worker.queues import QUEUES, QueueSpec
+from runtime.queues import QUEUES, QueueSpec
 
 
 def worker_command(q: QueueSpec, loglevel: str = "WARNING", concurrency: int | None = None) -> list[str]:

@@ -10,6 +10,7 @@ import numpy as np
 import marketcal
 from analysis.indicators import compute_indicators, latest
 from analysis.quality import run_checks
+from runtime import resources
 from storage import (
     active_symbols,
     latest_quotes,
@@ -19,7 +20,6 @@ from storage import (
     upsert_indicators,
     upsert_quality,
 )
-from tasks import context
 from tasks.base import tickerbeat_task
 from tasks.fetching import record_run_usage
 from tasks.panels import load_panel
@@ -55,7 +55,7 @@ def analyse_run(run_id: str, day: str, indicators: bool = True, stale_if_missing
     """Callback of a run of fetches, once nothing is pending: usage, then the indicators of the symbols
     answered ``ok``. ``stale_if_missing`` (fallback runs): the run's symbols still without ``day``'s bar
     are marked stale (served from cache) with the reason."""
-    ctx = context.current()
+    ctx = resources.current()
     ledger = ctx.backlog.ledger(run_id)
     ok = ctx.backlog.ok_keys(run_id)
     the_day = date.fromisoformat(day)
@@ -78,7 +78,7 @@ def analyse_run(run_id: str, day: str, indicators: bool = True, stale_if_missing
 def analyse_day(day: str) -> dict:
     """Indicators for every active symbol and the day's data-quality checks, stored."""
     the_day = date.fromisoformat(day)
-    with context.current().db.session() as s, s.begin():
+    with resources.current().db.session() as s, s.begin():
         symbols = active_symbols(s)
         if not symbols:
             return {"day": day, "symbols": 0, "indicators": 0, "quality": []}

@@ -13,13 +13,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from celery import Task
+from celery import Task, shared_task
 
 import beat_schedule
-from tasks import context
+from runtime import resources
+from runtime.queues import queue_for_task
 from tasks.runs import call_dispatched
-from worker.celery import app
-from worker.queues import queue_for_task
 
 log = logging.getLogger("tickerbeat.tasks")
 
@@ -54,7 +53,7 @@ class TickerbeatTask(Task):
                 log.info("%s: skipped, %s", entry_name, firing)
                 return {"skipped": firing, "entry": entry_name}
             claim = f"tickerbeat:fired:{entry_name}:{firing.key}"
-            if not context.current().redis.set(claim, "1", nx=True, ex=CLAIM_SECONDS):
+            if not resources.current().redis.set(claim, "1", nx=True, ex=CLAIM_SECONDS):
                 log.info("%s: skipped, %s already ran", entry_name, firing.key)
                 return {"skipped": "already ran", "entry": entry_name}
             kwargs["day"] = firing.day.isoformat()
@@ -62,8 +61,9 @@ class TickerbeatTask(Task):
 
 
 def tickerbeat_task(**options):
-    """``@app.task`` with the tickerbeat base; the task's name is ``tasks.<module>.<function>``."""
-    return app.task(base=TickerbeatTask, **options)
+    """``shared_task`` with the tickerbeat base (registered with whichever app the process assembles;
+    nothing here imports it); the task's name is ``tasks.<module>.<function>``."""
+    return shared_task(base=TickerbeatTask, **options)
 
 
 def _conservation_level() -> int:

@@ -16,11 +16,13 @@ from __future__ import annotations
 import logging
 import uuid
 
+from celery import current_app
+
 from dispatch import release_count
-from tasks import context, runs
+from runtime import resources
+from runtime.queues import PROVIDERS
+from tasks import runs
 from tasks.base import tickerbeat_task
-from worker.celery import app
-from worker.queues import PROVIDERS
 
 log = logging.getLogger("tickerbeat.dispatch")
 
@@ -33,18 +35,18 @@ LOCK_MS = 20_000
 @tickerbeat_task(name="tasks.dispatch.feed", expires=60)
 def feed(day: str | None = None, chain: bool = False) -> dict:
     """One feeder pass over every provider; re-arms while work is pending. Returns what it did."""
-    ctx = context.current()
+    ctx = resources.current()
     if chain:
         ctx.redis.delete(_chain_key())
     report = {p: feed_provider(ctx, p) for p in PROVIDERS}
     if any(r.get("in_line") or r.get("in_flight") for r in report.values()):
         if ctx.redis.set(_chain_key(), "1", nx=True, ex=int(FEED_INTERVAL * 8)):
-            app.signature("tasks.dispatch.feed", kwargs={"chain": True}).apply_async(countdown=FEED_INTERVAL)
+            feed.apply_async(kwargs={"chain": True}, countdown=FEED_INTERVAL)
     return report
 
 
 def _chain_key() -> str:
-    return f"{context.current().backlog.prefix}:chain"
+    return f"{resources.current().backlog.prefix}:chain"
 
 
 def feed_provider(ctx, provider: str) -> dict:
@@ -87,5 +89,5 @@ def _send(backlog, releases) -> int:
         spec = specs.get(release.run_id) or specs.setdefault(release.run_id, backlog.spec(release.run_id))
         kwargs = {**spec.call_kwargs(release.key), "_dispatch": release.member}
         # send_task: the release marker is the wrapper's, not the task function's (no argument check)
-        app.send_task(spec.task, kwargs=kwargs)
+        current_app.send_task(spec.task, kwargs=kwargs)
     return len(releases)

@@ -17,8 +17,8 @@ import redis
 import ratelimits
 from monitoring.recording import record_call
 from providers import FetchResult
+from runtime import resources
 from storage import add_api_usage
-from tasks import context
 
 log = logging.getLogger("tickerbeat.fetch")
 
@@ -35,7 +35,7 @@ def run_fetch(
     symbol: str | None = None,
 ) -> dict:
     """Call ``call(client)`` under the pool's lease, store OK records with ``store``; return a summary."""
-    ctx = context.current()
+    ctx = resources.current()
     try:
         if pool:
             with ctx.pool(pool).lease(timeout=POOL_WAIT_SECONDS):

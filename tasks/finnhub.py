@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from runtime import resources
 from storage import upsert_quotes
-from tasks import context
 from tasks.base import tickerbeat_task
 from tasks.fetching import run_fetch
 from tasks.storing import store_symbols
@@ -22,5 +22,5 @@ def fetch_symbols() -> dict:
 
 
 def _store_quotes(result) -> int:
-    with context.current().db.session() as s, s.begin():
+    with resources.current().db.session() as s, s.begin():
         return upsert_quotes(s, result.records)

@@ -6,11 +6,12 @@ import logging
 from datetime import date
 from pathlib import Path
 
+from runtime import resources
+from runtime.queues import PROVIDERS
 from storage import backup as storage_backup
-from tasks import context, runs
+from tasks import runs
 from tasks.base import tickerbeat_task
 from tasks.dispatch import feed_provider
-from worker.queues import PROVIDERS
 
 log = logging.getLogger("tickerbeat.maintenance")
 
@@ -23,7 +24,7 @@ def watchdog(day: str | None = None) -> dict:
     """The dispatcher's hourly check: a feeder pass (reclaims lost releases, closes runs whose window
     ended, releases what is due), then every open run still holding calls past its deadline is logged
     with its counts, so admitted work left undone is never silent (``tickerbeat_dispatch_undone`` too)."""
-    ctx = context.current()
+    ctx = resources.current()
     fed = {p: feed_provider(ctx, p) for p in PROVIDERS}
     now = ctx.backlog.now()
     undone = []
@@ -41,7 +42,7 @@ def watchdog(day: str | None = None) -> dict:
 @tickerbeat_task(name="tasks.maintenance.database_upkeep", expires=7200)
 def database_upkeep(day: str | None = None) -> dict:
     """ANALYZE (and VACUUM for SQLite) so the query planner keeps up with a growing bars table."""
-    db = context.current().db
+    db = resources.current().db
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if db.dialect == "sqlite":
             conn.exec_driver_sql("PRAGMA optimize")
@@ -52,13 +53,13 @@ def database_upkeep(day: str | None = None) -> dict:
 
 
 def backup_dir() -> Path:
-    return Path(context.current().settings.data_dir) / "backups"
+    return Path(resources.current().settings.data_dir) / "backups"
 
 
 @tickerbeat_task(name="tasks.maintenance.backup", expires=7200)
 def backup(day: str | None = None) -> dict:
     """A consistent copy of the database (``storage.backup``), keeping the last ``BACKUP_KEEP``."""
-    settings = context.current().settings
+    settings = resources.current().settings
     path = storage_backup.backup(settings.database_url, backup_dir(), keep=BACKUP_KEEP, stamp=day)
     return {"backup": str(path), "kept": len(storage_backup.backup_files(backup_dir()))}
 
@@ -71,7 +72,7 @@ def warm_cache(day: str | None = None) -> dict:
     from tasks.panels import load_panel, prune_cache
 
     removed = prune_cache(PANEL_KEEP_DAYS)
-    with context.current().db.session() as s:
+    with resources.current().db.session() as s:
         symbols = active_symbols(s)
         the_day = date.fromisoformat(day) if day else date.today()
         panel = load_panel(s, the_day, symbols) if symbols else None

@@ -18,8 +18,8 @@ import numpy as np
 
 import marketcal
 from analysis.panel import Panel
+from runtime import resources
 from storage import bars_panel, latest_quotes
-from tasks import context
 from tasks.storing import bars_version
 
 FIELDS = ("close", "high", "low", "volume")
@@ -41,7 +41,7 @@ def load_panel(session, day: date, symbols: Sequence[str], sessions: int = HISTO
 def _cache_file(days: list[date], symbols: list[str]) -> Path:
     digest = hashlib.sha1("\n".join(symbols).encode()).hexdigest()[:12]
     name = f"{days[0].isoformat()}_{days[-1].isoformat()}_{len(days)}_{digest}.npz"
-    return Path(context.current().settings.data_dir) / "panels" / name
+    return Path(resources.current().settings.data_dir) / "panels" / name
 
 
 def _stored_bars(session, days: list[date], symbols: list[str]) -> tuple[np.ndarray, ...]:
@@ -88,7 +88,7 @@ def _fill_from_quotes(session, day: date, symbols: list[str], close, high, low) 
 
 def prune_cache(keep_days: float) -> int:
     """Delete this host's cached panels not modified for ``keep_days`` days; returns how many."""
-    folder = Path(context.current().settings.data_dir) / "panels"
+    folder = Path(resources.current().settings.data_dir) / "panels"
     cutoff = time.time() - keep_days * 86400
     removed = 0
     for path in folder.glob("*.npz"):

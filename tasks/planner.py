@@ -24,8 +24,9 @@ import marketcal
 from dispatch import RunSpec
 from planning.admission import admit, priority_order
 from ratelimits import capacity_within
+from runtime import keys, resources
 from storage import active_symbols, days_with_bars, last_bar_days, mark_stale, symbols_missing_bar, tiers
-from tasks import context, runs
+from tasks import runs
 from tasks.base import tickerbeat_task
 from tasks.fetching import record_run_usage
 
@@ -39,7 +40,7 @@ BACKFILL_COVERAGE = 0.5
 def _capacity(provider: str, seconds: float, most: int) -> int:
     """Calls ``provider``'s quota can still serve in the next ``seconds`` (its real shape: bursts and
     refills), after the calls already waiting in its line or in flight; at most ``most``."""
-    ctx = context.current()
+    ctx = resources.current()
     policy = ctx.policy(provider)
     bookings, now = ctx.limiter.bookings(provider, policy)
     ahead = sum(ctx.backlog.depth(provider))
@@ -49,24 +50,10 @@ def _capacity(provider: str, seconds: float, most: int) -> int:
     return max(0, free - ahead)
 
 
-def _carry_key(provider: str, what: str) -> str:
-    return f"tickerbeat:carry:{provider}:{what}"
-
-
-PLAN_KEEP_SECONDS = 8 * 86400
-
-
-def plan_key(day: str) -> str:
-    """Redis hash of the planner's decisions for ``day`` (field: what was planned; value: JSON summary),
-    read by ``celery inspect plan`` and the metrics exporter. Each run's live accounting is its ledger
-    (``tasks.runs.ledger_records``)."""
-    return f"tickerbeat:plan:{day}"
-
-
 def record_plan(day: str, what: str, summary: dict) -> dict:
-    r = context.current().redis
-    r.hset(plan_key(day), what, json.dumps(summary, default=str))
-    r.expire(plan_key(day), PLAN_KEEP_SECONDS)
+    r = resources.current().redis
+    r.hset(keys.decisions(day), what, json.dumps(summary, default=str))
+    r.expire(keys.decisions(day), keys.DECISIONS_KEEP_SECONDS)
     return summary
 
 
@@ -108,14 +95,14 @@ def plan_refresh(
     """
     if provider not in REFRESH_TASKS:
         raise ValueError(f"no refresh task for provider {provider!r}; known: {', '.join(REFRESH_TASKS)}")
-    ctx = context.current()
+    ctx = resources.current()
     with ctx.db.session() as s:
         by_tier = {t: active_symbols(s, tier=t) for t in tiers}
         if per_run is not None:
             age = last_bar_days(s, [sym for t in tiers for sym in by_tier[t]])
             oldest = sorted(age, key=lambda sym: (age[sym] or date.min, sym))[:per_run]
             by_tier = {0: oldest}
-    carry = _carry_key(provider, "refresh")
+    carry = keys.carry(provider, "refresh")
     carried = runs.take_carried(carry)
     order = priority_order(by_tier, carried)
     decision = admit(order, _capacity(provider, window_seconds, len(order)))
@@ -141,7 +128,7 @@ def plan_eod(day: str, window_seconds: float = 3 * 3600) -> dict:
     """Official bars for ``day`` and the session before it (corrections), first in Polygon's line; the
     fallbacks follow when both have settled (``after_eod``)."""
     previous = marketcal.previous_trading_day(date.fromisoformat(day)).isoformat()
-    ctx = context.current()
+    ctx = resources.current()
     spec = RunSpec(f"eod:{day}", "polygon", "tasks.polygon.fetch_grouped_daily", "day", day, kind="polygon.eod",
                    callback="tasks.planner.after_eod", callback_kwargs={"day": day}, priority=0,
                    deadline=ctx.backlog.now() + window_seconds, on_expiry="stale")  # fmt: skip
@@ -152,7 +139,7 @@ def plan_eod(day: str, window_seconds: float = 3 * 3600) -> dict:
 @tickerbeat_task(name="tasks.planner.after_eod", expires=3 * 3600)
 def after_eod(run_id: str, day: str, window_seconds: float = 2 * 3600) -> dict:
     """Send the symbols still missing ``day``'s bar to Yahoo, then Alpha Vantage; mark the rest stale."""
-    ctx = context.current()
+    ctx = resources.current()
     with ctx.db.session() as s, s.begin():
         record_run_usage(s, ctx.backlog.ledger(run_id))
         missing = symbols_missing_bar(s, day)
@@ -178,11 +165,8 @@ def after_eod(run_id: str, day: str, window_seconds: float = 2 * 3600) -> dict:
 
 
 def _mark_stale(day: str, symbols, reason: str) -> None:
-    with context.current().db.session() as s, s.begin():
+    with resources.current().db.session() as s, s.begin():
         mark_stale(s, [{"symbol": sym, "day": day, "reason": reason} for sym in symbols])
-
-
-BACKFILL_RUN_KEY = "tickerbeat:dispatch:backfill"
 
 
 def missing_sessions(session, day: str, history_days: int = HISTORY_DAYS) -> tuple[list[str], int]:
@@ -203,8 +187,8 @@ def plan_backfill(
 ) -> dict:
     """One grouped-daily call per session of the last two years that the universe mostly lacks, in one
     run that carries on across nights until done: while it is open, a new plan admits nothing."""
-    ctx = context.current()
-    current = ctx.redis.get(BACKFILL_RUN_KEY)
+    ctx = resources.current()
+    current = ctx.redis.get(keys.BACKFILL_RUN)
     ledger = ctx.backlog.ledger(current.decode()) if current else None
     if ledger is not None and not ledger.done:
         summary = {"day": day, "run": ledger.run_id, "resumed": True, "admitted": ledger.admitted,
@@ -216,7 +200,7 @@ def plan_backfill(
                    day, kind="polygon.backfill", callback="tasks.planner.after_backfill", callback_kwargs={"day": day},
                    priority=2)  # fmt: skip
     if sessions:
-        ctx.redis.set(BACKFILL_RUN_KEY, spec.id)
+        ctx.redis.set(keys.BACKFILL_RUN, spec.id)
     runs.submit(spec, sessions)
     summary = {"day": day, "run": spec.id, "sessions": total, "missing_sessions": len(sessions),
                "admitted": len(sessions), "carried": 0}  # fmt: skip
@@ -225,7 +209,7 @@ def plan_backfill(
 
 @tickerbeat_task(name="tasks.planner.after_backfill")
 def after_backfill(run_id: str, day: str) -> dict:
-    ctx = context.current()
+    ctx = resources.current()
     ledger = ctx.backlog.ledger(run_id)
     with ctx.db.session() as s, s.begin():
         record_run_usage(s, ledger)
@@ -233,12 +217,9 @@ def after_backfill(run_id: str, day: str) -> dict:
     return {"day": day, "run": run_id, "sessions": ledger.made if ledger else 0}
 
 
-CONSERVATION_KEY = "tickerbeat:conservation"
-
-
 def conservation_level() -> int:
     """The level set by the last budget check (0 when none ran)."""
-    raw = context.current().redis.get(CONSERVATION_KEY)
+    raw = resources.current().redis.get(keys.CONSERVATION)
     return int(json.loads(raw).get("level", 0)) if raw else 0
 
 
@@ -248,7 +229,7 @@ def check_budget(day: str) -> dict:
     from planning.budget import budget_status, provider_cost
     from storage import usage_for
 
-    ctx = context.current()
+    ctx = resources.current()
     today = date.fromisoformat(day)
     calls: dict[str, dict[date, int]] = {p: {} for p in ctx.settings.providers}
     with ctx.db.session() as s:
@@ -264,7 +245,7 @@ def check_budget(day: str) -> dict:
                "month_to_date_usd": round(status.month_to_date_usd, 2), "projection_usd": round(status.projection_usd, 2),
                "budget_usd": status.budget_usd, "warning_usd": status.warning_usd,
                "providers": {c.provider: round(c.projection_usd, 2) for c in costs}}  # fmt: skip
-    ctx.redis.set(CONSERVATION_KEY, json.dumps(summary))
+    ctx.redis.set(keys.CONSERVATION, json.dumps(summary))
     if status.level != previous:
         log.warning("conservation mode level %d -> %d: projection %.2f USD (warning %.2f, budget %.2f)",
                     previous, status.level, status.projection_usd, status.warning_usd, status.budget_usd)  # fmt: skip

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from runtime import resources
 from storage import active_symbols
-from tasks import context
 from tasks.base import tickerbeat_task
 from tasks.fetching import run_fetch
 from tasks.storing import store_bars, store_symbols
@@ -28,7 +28,7 @@ def fetch_tickers() -> dict:
 
 
 def _store_universe_bars(result) -> int:
-    with context.current().db.session() as s:
+    with resources.current().db.session() as s:
         universe = set(active_symbols(s))
     return store_bars([b for b in result.records if not universe or b.symbol in universe])
 

@@ -14,9 +14,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
+from celery import chain
 
 from analysis import model as forward_model
 from analysis.features import feature_arrays, features_on
+from runtime import keys, resources
 from storage import (
     active_symbols,
     latest_model_version,
@@ -25,11 +27,10 @@ from storage import (
     upsert_model_version,
     upsert_predictions,
 )
-from tasks import context
+from tasks.analysis import analyse_day
 from tasks.base import tickerbeat_task
 from tasks.panels import load_panel
 from tasks.reporting import write_report
-from tasks.tiers import BOOTSTRAP_KEY
 
 log = logging.getLogger("tickerbeat.recommendations")
 
@@ -38,14 +39,14 @@ PREDICT_SESSIONS = 300
 
 
 def _models_dir() -> Path:
-    return Path(context.current().settings.data_dir) / "models"
+    return Path(resources.current().settings.data_dir) / "models"
 
 
 def train_and_store(day: date) -> forward_model.TrainedModel:
     """Train on two years up to ``day`` (walk-forward validated), save the artefact, record the version.
 
     Raises ``NotEnoughHistory`` (its ``reason`` logged on one line) when the history is too short yet."""
-    with context.current().db.session() as s:
+    with resources.current().db.session() as s:
         symbols = active_symbols(s)
         panel = load_panel(s, day, symbols, sessions=TRAIN_SESSIONS)
     try:
@@ -58,7 +59,7 @@ def train_and_store(day: date) -> forward_model.TrainedModel:
     path.write_bytes(forward_model.dumps(trained))
     metrics = asdict(trained.metrics)
     metrics["summary"] = trained.metrics.summary()
-    with context.current().db.session() as s, s.begin():
+    with resources.current().db.session() as s, s.begin():
         upsert_model_version(
             s,
             {
@@ -77,7 +78,7 @@ def train_and_store(day: date) -> forward_model.TrainedModel:
 def current_model(day: date) -> forward_model.TrainedModel:
     """The newest stored model, or one trained now when there is none (or its artefact is gone);
     ``NotEnoughHistory`` when there is none and the history is too short to train one."""
-    with context.current().db.session() as s:
+    with resources.current().db.session() as s:
         row = latest_model_version(s)
     if row is not None and row.artifact and Path(row.artifact).exists():
         return forward_model.loads(Path(row.artifact).read_bytes())
@@ -105,9 +106,9 @@ def retrain_model(day: str) -> dict:
 def _note_for_bootstrap(reason: str | None) -> None:
     """Why the model is not trained yet, for the first start's progress line (``tasks.tiers.bootstrap``)."""
     if reason:
-        context.current().redis.hset(BOOTSTRAP_KEY, "model_reason", reason)
+        resources.current().redis.hset(keys.BOOTSTRAP, "model_reason", reason)
     else:
-        context.current().redis.hdel(BOOTSTRAP_KEY, "model_reason")
+        resources.current().redis.hdel(keys.BOOTSTRAP, "model_reason")
 
 
 def _skip_day(session, day: str, step: str, reason: str) -> None:
@@ -160,7 +161,7 @@ def predict_day(day: str) -> dict:
     ``skipped_reason``, while there is no model (too little history)."""
     the_day = date.fromisoformat(day)
     trained, day_skipped = _model_or_reason(the_day)
-    with context.current().db.session() as s, s.begin():
+    with resources.current().db.session() as s, s.begin():
         if trained is None:
             _skip_day(s, day, "predictions", day_skipped)
             return {"day": day, "scored": 0, "skipped_reason": day_skipped}
@@ -189,7 +190,7 @@ def recommend_day(day: str) -> dict:
 
     the_day = date.fromisoformat(day)
     trained, day_skipped = _model_or_reason(the_day)
-    with context.current().db.session() as s, s.begin():
+    with resources.current().db.session() as s, s.begin():
         try:
             panel, today, scores = _scored_panel(s, the_day, trained)
         except NotASession as exc:
@@ -222,14 +223,6 @@ def recommend_day(day: str) -> dict:
 @tickerbeat_task(name="tasks.recommendations.refresh_day", expires=3 * 3600)
 def refresh_day(day: str) -> dict:
     """Analysis, predictions and recommendations again, in order, once the official bars are in."""
-    from celery import chain
-
-    from worker.celery import app
-
-    steps = (
-        "tasks.analysis.analyse_day",
-        "tasks.recommendations.predict_day",
-        "tasks.recommendations.recommend_day",
-    )
-    chain(*(app.signature(name, kwargs={"day": day}, immutable=True) for name in steps)).apply_async()
-    return {"day": day, "steps": list(steps)}
+    steps = (analyse_day, predict_day, recommend_day)
+    chain(*(step.si(day=day) for step in steps)).apply_async()
+    return {"day": day, "steps": [step.name for step in steps]}

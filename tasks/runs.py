@@ -13,14 +13,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from celery import current_app
+
 from dispatch import Release, RunSpec
+from runtime import resources
 from storage import mark_stale
-from tasks import context
-from worker.celery import app
 
 log = logging.getLogger("tickerbeat.dispatch")
 
+# Sent by name: tasks.dispatch and tasks.tiers import this module (a reference would be a cycle).
 FEED_TASK = "tasks.dispatch.feed"
+BOOTSTRAP_TASK = "tasks.tiers.bootstrap"
 # Outcomes of a fetch that made no provider call: the call goes back to its place in line.
 NO_CALL = frozenset({"deferred", "unavailable"})
 CARRY_SECONDS = 7 * 86400
@@ -28,7 +31,7 @@ CARRY_SECONDS = 7 * 86400
 
 def submit(spec: RunSpec, keys: Sequence[str], planned: int | None = None) -> int:
     """Admit ``keys`` as run ``spec`` (nothing if the run exists) and wake the feeder; returns the count."""
-    n = context.current().backlog.submit(spec, list(keys), planned)
+    n = resources.current().backlog.submit(spec, list(keys), planned)
     if n == 0:  # nothing to call: the run is complete at once
         fire(spec)
     elif n > 0:
@@ -38,24 +41,24 @@ def submit(spec: RunSpec, keys: Sequence[str], planned: int | None = None) -> in
 
 def kick() -> None:
     """Wake the feeder now (it re-arms itself while work is pending)."""
-    app.signature(FEED_TASK).apply_async()
+    current_app.send_task(FEED_TASK)
 
 
 def wake_bootstrap() -> None:
     """Let the first-start bootstrap take its next step now rather than at its next beat tick."""
-    app.signature("tasks.tiers.bootstrap").apply_async()
+    current_app.send_task(BOOTSTRAP_TASK)
 
 
 def fire(spec: RunSpec) -> None:
     """Send the run's callback (once per run: callers hold the ``done`` transition)."""
     if spec.callback:
-        app.signature(spec.callback, kwargs={**spec.callback_kwargs, "run_id": spec.id}).apply_async()
+        current_app.send_task(spec.callback, kwargs={**spec.callback_kwargs, "run_id": spec.id})
 
 
 def call_dispatched(provider: str, member: str, run: Callable[[], object]) -> object:
     """Make one released call (``run``) and settle it. A release no longer in flight (settled, or reclaimed
     as lost) makes no call: its result says ``superseded``."""
-    backlog = context.current().backlog
+    backlog = resources.current().backlog
     release = Release(member)
     if not backlog.holds(provider, release):
         log.info("%s %s: release superseded, no call made", provider, release.key)
@@ -74,7 +77,7 @@ def call_dispatched(provider: str, member: str, run: Callable[[], object]) -> ob
 def conclude(release: Release, settled, reason: str) -> None:
     """Carry, mark stale or fire the callback after ``settled`` (a ``dispatch.Settled``)."""
     if settled.what in ("carried", "stale") or settled.complete:
-        spec = context.current().backlog.spec(release.run_id)
+        spec = resources.current().backlog.spec(release.run_id)
         if spec is None:
             return
         if settled.what in ("carried", "stale"):
@@ -88,7 +91,7 @@ def expire(spec: RunSpec, keys: Sequence[str], reason: str, what: str | None = N
     ``carry_to`` line) or ``stale`` (marked with ``reason``), as the ledger counted them."""
     if not keys:
         return
-    ctx = context.current()
+    ctx = resources.current()
     what = what or ("carried" if spec.on_expiry == "carry" else "stale")
     if what == "carried" and spec.carry_to:
         pipe = ctx.redis.pipeline()
@@ -106,18 +109,18 @@ def expire(spec: RunSpec, keys: Sequence[str], reason: str, what: str | None = N
 
 def take_carried(key: str) -> list[str]:
     """The keys carried to ``key``'s next run, oldest first (left in place until ``clear_carried``)."""
-    return [k.decode() if isinstance(k, bytes) else k for k in context.current().redis.lrange(key, 0, -1)]
+    return [k.decode() if isinstance(k, bytes) else k for k in resources.current().redis.lrange(key, 0, -1)]
 
 
 def clear_carried(key: str, count: int) -> None:
     """Drop the first ``count`` carried keys (after the run that took them was admitted)."""
     if count:
-        context.current().redis.ltrim(key, count, -1)
+        resources.current().redis.ltrim(key, count, -1)
 
 
 def ledger_records(day: str) -> list[dict]:
     """The plan record of every run of ``day`` (for ``celery inspect plan``, the demo and validation)."""
-    backlog = context.current().backlog
+    backlog = resources.current().backlog
     out = []
     for run_id in backlog.run_ids(day):
         ledger = backlog.ledger(run_id)

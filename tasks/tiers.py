@@ -14,6 +14,7 @@ from dispatch import RunSpec
 from planning.bootstrap import BootstrapFacts, next_steps, progress_line
 from planning.tiers import assign_tiers
 from ratelimits import quota_floor
+from runtime import keys, resources
 from storage import (
     active_symbols,
     bars_panel,
@@ -24,11 +25,11 @@ from storage import (
     upsert_symbols,
 )
 from storage.models import Symbol
-from tasks import context, runs
+from tasks import runs
 from tasks.base import tickerbeat_task
 from tasks.fetching import record_run_usage
-from tasks.planner import BACKFILL_RUN_KEY, HISTORY_DAYS, missing_sessions, record_plan
-from worker.celery import app
+from tasks.planner import HISTORY_DAYS, missing_sessions, plan_backfill, record_plan
+from tasks.recommendations import retrain_model
 
 log = logging.getLogger("tickerbeat.tiers")
 
@@ -41,7 +42,6 @@ UNIVERSE_SOURCES = {
 }
 
 
-BOOTSTRAP_KEY = "tickerbeat:bootstrap"
 # A listing smaller than this share of the active universe is taken for a provider glitch, not delistings.
 DELIST_GUARD = 0.9
 
@@ -50,7 +50,7 @@ DELIST_GUARD = 0.9
 def load_universe(self, source: str | None = None, day: str | None = None) -> dict:
     """Ask ``source`` (default ``TICKERBEAT_UNIVERSE_SOURCE``) for the US symbol list, through the paced
     dispatcher; ``after_universe`` then retires what the listing no longer has and backfills new listings."""
-    ctx = context.current()
+    ctx = resources.current()
     source = source or ctx.settings.universe_source
     if source not in UNIVERSE_SOURCES:
         raise ValueError(f"unknown universe source {source!r}; choose one of {', '.join(UNIVERSE_SOURCES)}")
@@ -59,7 +59,7 @@ def load_universe(self, source: str | None = None, day: str | None = None) -> di
     spec = RunSpec(f"universe:{day}:{(self.request.id or uuid.uuid4().hex)[:12]}", source, UNIVERSE_SOURCES[source],
                    None, day, kind=f"{source}.universe", callback="tasks.tiers.after_universe",
                    callback_kwargs={"day": day, "started": started}, priority=0, track_ok=True)  # fmt: skip
-    ctx.redis.hset(BOOTSTRAP_KEY, "universe_run", spec.id)
+    ctx.redis.hset(keys.BOOTSTRAP, "universe_run", spec.id)
     runs.submit(spec, ["-"])
     return {"source": source, "run": spec.id}
 
@@ -68,7 +68,7 @@ def load_universe(self, source: str | None = None, day: str | None = None) -> di
 def after_universe(run_id: str, day: str, started: str) -> dict:
     """After a listing was stored: symbols it no longer holds are deactivated (history kept), new ones
     start in tier 4 and, once the two-year history exists, get their own history from Yahoo."""
-    ctx = context.current()
+    ctx = resources.current()
     ledger = ctx.backlog.ledger(run_id)
     listed_ok = bool(ctx.backlog.ok_keys(run_id))
     with ctx.db.session() as s, s.begin():
@@ -81,7 +81,7 @@ def after_universe(run_id: str, day: str, started: str) -> dict:
         fresh = symbols_without_bars(s)
         if fresh:
             upsert_symbols(s, [{"ticker": t, "tier": 4} for t in fresh])
-    history_ready = ctx.redis.hget(BOOTSTRAP_KEY, "tiers") == b"final"
+    history_ready = ctx.redis.hget(keys.BOOTSTRAP, "tiers") == b"final"
     backfilled = _backfill_new_listings(day, fresh) if history_ready and fresh else 0
     summary = {"day": day, "run": run_id, "listed": len(seen), "retired": len(retired), "new": len(fresh),
                "history_requested": backfilled, "ok": listed_ok}  # fmt: skip
@@ -119,7 +119,7 @@ def dollar_volumes(session, day: date, symbols: list[str], sessions: int = TIER_
 @tickerbeat_task(name="tasks.tiers.reassign_tiers", expires=6 * 3600)
 def reassign_tiers(day: str) -> dict:
     """Tiers by the last month's dollar volume (pinned symbols keep their tier)."""
-    with context.current().db.session() as s, s.begin():
+    with resources.current().db.session() as s, s.begin():
         symbols = active_symbols(s)
         pins = {
             t: p
@@ -142,12 +142,12 @@ def bootstrap(history_end: str | None = None, history_days: int | None = None) -
     the next day; the nightly bars take the latest), or on ``history_end`` (a rehearsal: kept for the
     passes that follow). ``history_days``: calendar days of history wanted (default two years; a rehearsal
     asks for less, kept likewise)."""
-    ctx = context.current()
+    ctx = resources.current()
     if history_end:
-        ctx.redis.hset(BOOTSTRAP_KEY, "history_end", history_end)
+        ctx.redis.hset(keys.BOOTSTRAP, "history_end", history_end)
     if history_days:
-        ctx.redis.hset(BOOTSTRAP_KEY, "history_days", int(history_days))
-    stored = ctx.redis.hget(BOOTSTRAP_KEY, "history_end")
+        ctx.redis.hset(keys.BOOTSTRAP, "history_days", int(history_days))
+    stored = ctx.redis.hget(keys.BOOTSTRAP, "history_end")
     session_day = history_end or (stored.decode() if stored else _history_day())
     facts, eta = bootstrap_facts(ctx, session_day)
     started = []
@@ -155,21 +155,21 @@ def bootstrap(history_end: str | None = None, history_days: int | None = None) -
         if step == "universe":
             load_universe.apply_async(kwargs={"day": session_day})
         elif step == "history":
-            ctx.redis.hset(BOOTSTRAP_KEY, "history_planned", session_day)
-            days = ctx.redis.hget(BOOTSTRAP_KEY, "history_days")
+            ctx.redis.hset(keys.BOOTSTRAP, "history_planned", session_day)
+            days = ctx.redis.hget(keys.BOOTSTRAP, "history_days")
             wanted = {"history_days": int(days)} if days else {}
-            app.signature("tasks.planner.plan_backfill", kwargs={"day": session_day, **wanted}).apply_async()
+            plan_backfill.apply_async(kwargs={"day": session_day, **wanted})
         elif step == "tiers":
             final = facts.history_complete
-            ctx.redis.hset(BOOTSTRAP_KEY, "tiers", "final" if final else "provisional")
+            ctx.redis.hset(keys.BOOTSTRAP, "tiers", "final" if final else "provisional")
             reassign_tiers.apply_async(kwargs={"day": session_day})
         elif step == "model":
-            ctx.redis.hset(BOOTSTRAP_KEY, "model_tried", session_day)
-            app.signature("tasks.recommendations.retrain_model", kwargs={"day": session_day}).apply_async()
+            ctx.redis.hset(keys.BOOTSTRAP, "model_tried", session_day)
+            retrain_model.apply_async(kwargs={"day": session_day})
         started.append(step)
-    reason = (ctx.redis.hget(BOOTSTRAP_KEY, "model_reason") or b"").decode()
+    reason = (ctx.redis.hget(keys.BOOTSTRAP, "model_reason") or b"").decode()
     line = progress_line(facts, eta, reason)
-    ctx.redis.hset(BOOTSTRAP_KEY, mapping={"status": line, "updated": datetime.now(UTC).isoformat()})
+    ctx.redis.hset(keys.BOOTSTRAP, mapping={"status": line, "updated": datetime.now(UTC).isoformat()})
     if started or not facts.history_complete or not facts.model:
         log.info("bootstrap: %s%s", line, f" (started: {', '.join(started)})" if started else "")
     return {"status": line, "started": started}
@@ -177,13 +177,13 @@ def bootstrap(history_end: str | None = None, history_days: int | None = None) -
 
 def bootstrap_facts(ctx, day: str):
     """(``BootstrapFacts`` for ``day``, seconds the history still needs at Polygon's quota floor or None)."""
-    state = {k.decode(): v.decode() for k, v in ctx.redis.hgetall(BOOTSTRAP_KEY).items()}
+    state = {k.decode(): v.decode() for k, v in ctx.redis.hgetall(keys.BOOTSTRAP).items()}
     with ctx.db.session() as s:
         universe = len(active_symbols(s))
         days = int(state.get("history_days") or 0) or HISTORY_DAYS
         missing, total = missing_sessions(s, day, days) if universe else ([], 0)
         model = latest_model_version(s) is not None
-    backfill = ctx.redis.get(BACKFILL_RUN_KEY)
+    backfill = ctx.redis.get(keys.BACKFILL_RUN)
     ledger = ctx.backlog.ledger(backfill.decode()) if backfill else None
     universe_run = ctx.backlog.ledger(state["universe_run"]) if state.get("universe_run") else None
     facts = BootstrapFacts(

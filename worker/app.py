@@ -8,8 +8,8 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Exchange, Queue
 
-from worker.queues import QUEUES, queue_for_task, task_modules
-from worker.settings import Settings
+from runtime.queues import QUEUES, queue_for_task, task_modules
+from runtime.settings import Settings
 
 # RedBeat holds its lock for this long; a standby beat takes over at most this long after the active
 # one dies. beat_max_loop_interval must be shorter so the active beat renews the lock in time.

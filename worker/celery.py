@@ -6,11 +6,11 @@ stops the process with a message naming it (a user mistake: no traceback).
 
 from __future__ import annotations
 
+from runtime.settings import SettingsError, load
 from worker.app import make_app
-from worker.settings import Settings, SettingsError
 
 try:
-    settings = Settings.from_env()
+    settings = load()
 except SettingsError as exc:
     raise SystemExit(f"tickerbeat: configuration error: {exc}") from None
 

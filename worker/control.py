@@ -10,7 +10,7 @@ They are registered in Celery's command registry (``celery.worker.control.Panel`
 imported, which ``worker.celery`` does: the workers answer them, and the ``celery`` CLI, which validates
 command names against the same registry, recognises them. Replies are JSON-safe (no infinities; instants
 as ISO 8601 UTC text beside seconds-from-now). They run in the worker's main process, on the process's
-``tasks.context`` (its Redis client, ``Limiter`` and policies from the worker's settings); a pause or
+``runtime.resources`` (its Redis client, ``Limiter`` and policies from the worker's settings); a pause or
 resume written by one worker holds for all, since blocks live in Redis.
 """
 
@@ -24,7 +24,8 @@ from datetime import UTC, date, datetime
 
 from celery.worker.control import control_command, inspect_command
 
-from worker.queues import PROVIDERS
+from runtime import keys
+from runtime.queues import PROVIDERS
 
 log = logging.getLogger("tickerbeat.control")
 
@@ -144,9 +145,9 @@ def check_provider(name: str | None) -> str | None:
 def quotas(state, **kwargs):
     """Quota usage per provider: windows (used/limit, next reset), block, waits, violations."""
     from ratelimits import QuotaError
-    from tasks import context
+    from runtime import resources
 
-    ctx = context.current()
+    ctx = resources.current()
     out = {}
     for name in PROVIDERS:
         try:
@@ -164,9 +165,8 @@ def plan(state, day: str | None = None, **kwargs):
     capacity plan."""
     import marketcal
     from monitoring.ledgers import day_ledgers, record
-    from stack.plan import check
-    from tasks import context
-    from tasks.planner import plan_key
+    from planning.fit import check
+    from runtime import resources
 
     try:
         the_day = (
@@ -174,11 +174,11 @@ def plan(state, day: str | None = None, **kwargs):
         )
     except ValueError:
         return {"error": f"day must look like 2026-11-20, got {day!r}"}
-    ctx = context.current()
+    ctx = resources.current()
     universe = _universe(ctx)
     fits, lines = check(ctx.settings, universe)
     runs = [record(ledger) for ledger in day_ledgers(ctx.backlog, [the_day])]
-    return plan_report(the_day, ctx.redis.hgetall(plan_key(the_day)), fits, lines, universe, runs)
+    return plan_report(the_day, ctx.redis.hgetall(keys.decisions(the_day)), fits, lines, universe, runs)
 
 
 def _universe(ctx) -> int:
@@ -197,13 +197,13 @@ def _universe(ctx) -> int:
 def pause_provider(state, provider: str | None = None, **kwargs):
     """Stop every worker calling a provider (a Redis block) until resume_provider."""
     from ratelimits import QuotaError
-    from tasks import context
+    from runtime import resources
 
     problem = check_provider(provider)
     if problem:
         return {"error": problem}
     try:
-        context.current().limiter.block(provider, math.inf, reason=PAUSE_REASON)
+        resources.current().limiter.block(provider, math.inf, reason=PAUSE_REASON)
     except QuotaError as exc:
         return {"error": str(exc)}
     log.warning("provider %s paused by an operator", provider)
@@ -214,13 +214,13 @@ def pause_provider(state, provider: str | None = None, **kwargs):
 def resume_provider(state, provider: str | None = None, **kwargs):
     """Lift a provider's block (an operator pause or a throttle) for every worker."""
     from ratelimits import QuotaError
-    from tasks import context
+    from runtime import resources
 
     problem = check_provider(provider)
     if problem:
         return {"error": problem}
     try:
-        context.current().limiter.unblock(provider)
+        resources.current().limiter.unblock(provider)
     except QuotaError as exc:
         return {"error": str(exc)}
     log.warning("provider %s resumed by an operator", provider)

@@ -21,15 +21,15 @@ def migrate_on_start(sender=None, **kwargs) -> None:
 @worker_process_init.connect
 def fresh_resources_after_fork(**kwargs) -> None:
     """A pool child must not share its parent's Redis sockets or database connections."""
-    from tasks import context
+    from runtime import resources
 
-    context.reset()
+    resources.reset()
 
 
 @beat_init.connect
 def check_capacity_plan(sender=None, **kwargs) -> None:
     """Beat prints the day's capacity plan when it starts, loudly when the schedule cannot fit the quotas."""
-    from stack.plan import check
+    from planning.fit import check
     from worker.celery import settings
 
     fits, lines = check(settings, _universe_size(settings))

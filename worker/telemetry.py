@@ -22,7 +22,7 @@ from celery.signals import task_failure, task_postrun, task_prerun, task_retry, 
 from celery.worker import state as worker_state
 
 from monitoring import recording
-from worker.queues import queue_for_task
+from runtime.queues import queue_for_task
 
 log = logging.getLogger("tickerbeat.telemetry")
 
@@ -31,9 +31,9 @@ _started: dict[str, float] = {}
 
 
 def _redis():
-    from tasks import context
+    from runtime import resources
 
-    return context.current().redis
+    return resources.current().redis
 
 
 def _count(task_name: str, state: str, seconds: float | None) -> None:

@@ -12,8 +12,8 @@ import pytest
 from celery.beat import ScheduleEntry, Scheduler
 
 import beat_schedule
+from runtime.settings import Settings
 from worker.app import make_app
-from worker.settings import Settings
 
 pytestmark = pytest.mark.redis
 

@@ -32,7 +32,7 @@ CHILD = textwrap.dedent(
     from stack.day import DayDriver
     from stack.redis_server import RedisServer
     from worker.app import make_app
-    from worker.settings import Settings
+    from runtime.settings import Settings
 
     server = RedisServer().start()
     app = make_app(Settings.from_env({"REDIS_URL": server.url}))
@@ -63,9 +63,9 @@ def test_the_driver_leaves_nothing_to_clean_up_after_redis_stops(tmp_path):
 
 
 def test_a_failed_phase_raises_its_exception(redis_url, redis_client):
+    from runtime.settings import Settings
     from stack.day import DayDriver
     from worker.app import make_app
-    from worker.settings import Settings
 
     app = make_app(Settings.from_env({"REDIS_URL": redis_url}))
     driver = DayDriver(app, redis_client, timeout=5, say=lambda _: None)

@@ -24,10 +24,10 @@ from dispatch import Backlog, RunSpec
 from monitoring.collector import TickerbeatCollector
 from monitoring.ledgers import day_ledgers
 from monitoring.server import serve
+from runtime import keys, resources
+from runtime.settings import Settings
 from storage import upsert_bars, upsert_symbols
 from storage.migrate import upgrade
-from tasks import context
-from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = "2026-11-25"  # a Wednesday session
@@ -51,10 +51,10 @@ def ctx(tmp_path, redis_url):
     url = f"sqlite:///{tmp_path / 'tickerbeat.db'}"
     upgrade(url)
     settings = Settings.from_env({"REDIS_URL": redis_url, "DATABASE_URL": url})
-    installed = context.Context(settings)
-    context.install(installed)
+    installed = resources.Context(settings)
+    resources.install(installed)
     yield installed
-    context.reset()
+    resources.reset()
 
 
 def the_day(backlog: Backlog) -> None:
@@ -195,14 +195,13 @@ def test_a_quiet_dispatcher_serves_its_lines_and_no_runs(exporter_url):
 
 def test_status_prints_the_progress_line_the_next_entry_and_each_providers_pacing(ctx, monkeypatch, capsys):
     from stack import status
-    from tasks.tiers import BOOTSTRAP_KEY
 
     with ctx.db.session() as s, s.begin():
         upsert_symbols(s, [{"ticker": t, "tier": 1} for t in ("AAA", "BBB", "CCC")])
         bar = {"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0, "source": "test"}
         upsert_bars(s, [{"symbol": t, "day": date(2026, 11, 24), **bar} for t in ("AAA", "BBB", "CCC")])
     ctx.redis.hset(
-        BOOTSTRAP_KEY, mapping={"history_end": "2026-11-24", "history_days": 10, "tiers": "provisional"}
+        keys.BOOTSTRAP, mapping={"history_end": "2026-11-24", "history_days": 10, "tiers": "provisional"}
     )
     ctx.backlog.submit(spec("sweep"), ["AAA", "BBB", "CCC"])
     settle(ctx.backlog, "finnhub", 1)

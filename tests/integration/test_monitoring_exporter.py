@@ -28,6 +28,8 @@ from monitoring import recording
 from monitoring.collector import TickerbeatCollector
 from monitoring.server import serve
 from ratelimits import Limiter, parse_policy
+from runtime import keys
+from runtime.settings import Settings
 from storage import (
     Database,
     add_api_usage,
@@ -37,7 +39,6 @@ from storage import (
     upsert_symbols,
 )
 from worker.app import make_app
-from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 NY = marketcal.EASTERN
@@ -209,9 +210,7 @@ def test_beat_ticks_are_stamped_with_the_redis_clock(redis_url, redis_client, ex
 
 
 def test_conservation_mode_follows_the_budget_checks_key(redis_client, exporter):
-    from tasks.planner import CONSERVATION_KEY
 
-    assert recording.CONSERVATION_KEY == CONSERVATION_KEY
     url = exporter()
     samples = scrape(url)
     assert (
@@ -219,16 +218,16 @@ def test_conservation_mode_follows_the_budget_checks_key(redis_client, exporter)
         and value(samples, "tickerbeat_conservation_level") == 0
     )
     redis_client.set(
-        CONSERVATION_KEY, '{"day": "2026-11-25", "level": 2, "active": true, "projection_usd": 45.5}'
+        keys.CONSERVATION, '{"day": "2026-11-25", "level": 2, "active": true, "projection_usd": 45.5}'
     )
     samples = scrape(url)
     assert (
         value(samples, "tickerbeat_conservation_mode") == 1
         and value(samples, "tickerbeat_conservation_level") == 2
     )
-    redis_client.set(CONSERVATION_KEY, '{"level": 0, "active": false}')
+    redis_client.set(keys.CONSERVATION, '{"level": 0, "active": false}')
     assert value(scrape(url), "tickerbeat_conservation_mode") == 0
-    redis_client.set(CONSERVATION_KEY, "garbage")
+    redis_client.set(keys.CONSERVATION, "garbage")
     assert value(scrape(url), "tickerbeat_conservation_mode") == 0
 
 

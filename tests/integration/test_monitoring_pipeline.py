@@ -22,6 +22,8 @@ import marketcal
 from monitoring.catalogue import BY_NAME
 from monitoring.collector import TickerbeatCollector
 from monitoring.server import serve
+from runtime.queues import QUEUE_NAMES
+from runtime.settings import Settings
 from sandbox.testing import SandboxError, SandboxProcess
 from stack.day import DayDriver, phase_instant
 from stack.redis_server import RedisServer, RedisServerError
@@ -31,8 +33,6 @@ from storage.migrate import upgrade
 from storage.testing import scratch_database
 from tests.conftest import require
 from worker.app import make_app
-from worker.queues import QUEUE_NAMES
-from worker.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

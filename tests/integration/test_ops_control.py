@@ -18,10 +18,10 @@ import redis
 
 import ratelimits
 from ratelimits import ProviderStats, WindowStats
+from runtime.plans import PLANS
+from runtime.queues import BY_NAME, PROVIDERS
 from stack.workers import ProcessSet, worker_command
 from worker.control import PAUSE_REASON, check_provider, plan_day, plan_report, quota_report
-from worker.plans import PLANS
-from worker.queues import BY_NAME, PROVIDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = f"control@{socket.gethostname()}"  # worker_command names a queue's worker <queue>@%h

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from runtime.queues import QUEUE_NAMES
 from stack.day import DAY_PHASES
 from stack.validate_checks import check_pipeline
-from worker.queues import QUEUE_NAMES
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 ARG = re.compile(rb'"((?:[^"\\]|\\.)*)"')

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from runtime.settings import Settings
 from stack.validate import CheckResult, _only, check_rate_limits, densest
 from stack.validate_checks import _sample_symbols, check_sample
-from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pytest
 
+from runtime import resources
+from runtime.settings import Settings
 from storage import upsert_bars
 from storage.migrate import upgrade
-from tasks import context
 from tasks.panels import load_panel
 from tasks.storing import store_bars
-from worker.settings import Settings
 
 DAY = date(2026, 11, 25)
 
@@ -32,10 +32,10 @@ def ctx(tmp_path, redis_url, database_url):
         settings = Settings.from_env(
             {"REDIS_URL": redis_url, "DATABASE_URL": url, "TICKERBEAT_DATA_DIR": str(tmp_path)}
         )
-        installed = context.Context(settings)
-        context.install(installed)
+        installed = resources.Context(settings)
+        resources.install(installed)
         yield installed
-        context.reset()
+        resources.reset()
 
 
 def _close(ctx, symbol="AAA"):

@@ -28,7 +28,7 @@ from providers import (
     finnhub,
     polygon,
 )
-from worker.plans import PLANS
+from runtime.plans import PLANS
 
 pytestmark = pytest.mark.redis
 

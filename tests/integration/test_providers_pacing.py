@@ -23,7 +23,7 @@ from providers import (
     ProviderConfig,
     YahooClient,
 )
-from worker.plans import PLANS
+from runtime.plans import PLANS
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

@@ -2,7 +2,7 @@
 return the reason; the database keeps it (a day-level record, and every symbol's own reason); the report
 and the demo's summary show it. Once the history is long enough, the same day is recommended normally.
 
-Task bodies run in this process against a real database and Redis (``tasks.context.install``).
+Task bodies run in this process against a real database and Redis (``runtime.resources.install``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import func, select
 
 import marketcal
+from runtime import resources
+from runtime.settings import Settings
 from storage import recommendations_for, recommendations_skipped, upsert_symbols
 from storage.migrate import upgrade
 from storage.models import DataQuality, ModelVersion
-from tasks import context
 from tasks.storing import store_bars
-from worker.settings import Settings
 
 DAY = date(2026, 11, 25)
 SYMBOLS = [f"S{j:02d}" for j in range(25)]
@@ -37,12 +37,12 @@ def ctx(tmp_path, redis_url, database_url):
         settings = Settings.from_env({"REDIS_URL": redis_url, "DATABASE_URL": url,
                                       "TICKERBEAT_DATA_DIR": str(tmp_path / "data"),
                                       "TICKERBEAT_REPORTS_DIR": str(tmp_path / "reports")})  # fmt: skip
-        installed = context.Context(settings)
-        context.install(installed)
+        installed = resources.Context(settings)
+        resources.install(installed)
         with installed.db.session() as s, s.begin():
             upsert_symbols(s, [{"ticker": t, "name": t, "source": "test"} for t in SYMBOLS])
         yield installed
-        context.reset()
+        resources.reset()
 
 
 def _history(sessions: int) -> None:

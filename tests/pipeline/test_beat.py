@@ -12,11 +12,11 @@ import redis
 from celery.schedules import schedule
 from redbeat import RedBeatSchedulerEntry
 
+from runtime.settings import Settings
 from stack.redis_server import RedisServer, RedisServerError
 from stack.workers import ProcessSet, beat_command
 from tests.conftest import require
 from worker.app import make_app
-from worker.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

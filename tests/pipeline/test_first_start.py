@@ -12,13 +12,13 @@ import pytest
 import redis
 
 from dispatch import Backlog
+from runtime import keys
 from sandbox.testing import SandboxError, SandboxProcess
 from stack.local import LIGHT_CONCURRENCY
 from stack.redis_server import RedisServer, RedisServerError
 from stack.workers import ProcessSet, beat_command
 from storage import Database, active_symbols
 from storage.migrate import upgrade
-from tasks.planner import BACKFILL_RUN_KEY
 from tests.conftest import require
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -70,7 +70,7 @@ def test_a_fresh_box_bootstraps_itself_and_a_restart_resumes(tmp_path):
 
             assert _wait_for(universe, 120, "universe loaded") >= SYMBOLS
             # ... and the history is running: one open run, calls made at the quota's pace, many pending
-            run_id = _wait_for(lambda: client.get(BACKFILL_RUN_KEY), 60, "history run planned").decode()
+            run_id = _wait_for(lambda: client.get(keys.BACKFILL_RUN), 60, "history run planned").decode()
             ledger = _wait_for(lambda: (lg := backlog.ledger(run_id)) and lg.made >= 5 and lg, 90,
                                "history calls made")  # fmt: skip
             assert ledger.admitted >= 400 and ledger.pending > 0 and not ledger.problems()
@@ -85,7 +85,7 @@ def test_a_fresh_box_bootstraps_itself_and_a_restart_resumes(tmp_path):
         try:
             # the history goes on: more sessions made in the same run, the universe is not asked again
             _wait_for(lambda: backlog.ledger(run_id).made >= made_before + 5, 150, "history resumed")
-            assert client.get(BACKFILL_RUN_KEY).decode() == run_id
+            assert client.get(keys.BACKFILL_RUN).decode() == run_id
             status = client.hget("tickerbeat:bootstrap", "status").decode()
             assert status.startswith(f"universe {SYMBOLS:,}") or status.startswith("universe ")
             procs.check_alive()

@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 import marketcal
 from dispatch import Backlog
 from ratelimits import parse_policy, quota_floor
+from runtime import keys
 from sandbox.testing import SandboxError
 from stack.day import phase_instant
 from stack.local import LIGHT_CONCURRENCY, local_stack
@@ -47,8 +48,8 @@ SWEEP_TIERS = [1, 2, 3, 4]
 FIRST_START_SECONDS = 180  # "within minutes": universe loaded and paced history making calls
 KILL_AFTER = 45.0  # seconds into the sweep: its first 60 calls are made, the next wait for 60 s + guard
 
-BACKFILL_KEY = "tickerbeat:dispatch:backfill"  # tasks.planner.BACKFILL_RUN_KEY
-BOOTSTRAP_KEY = "tickerbeat:bootstrap"  # tasks.tiers.BOOTSTRAP_KEY
+BACKFILL_KEY = keys.BACKFILL_RUN
+BOOTSTRAP_KEY = keys.BOOTSTRAP
 
 
 def _history_sessions() -> list[date]:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from runtime.queues import QUEUES
 from stack.workers import worker_command
-from worker.queues import QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -213,7 +213,7 @@ def test_the_dockerfile_builds_a_non_root_python_311_image():
 @pytest.mark.parametrize(
     "path",
     ["pyproject.toml", "README.md", "beat_schedule.py", "storage/migrations/env.py", "storage/alembic.ini",
-     "ratelimits/acquire.lua", "worker/queues.py", "stack/flower.py", "monitoring/__main__.py"],
+     "ratelimits/acquire.lua", "runtime/queues.py", "stack/flower.py", "monitoring/__main__.py"],
 )  # fmt: skip
 def test_the_build_context_keeps_what_the_image_needs(path):
     assert (ROOT / path).exists()

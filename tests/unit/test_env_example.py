@@ -1,4 +1,4 @@
-"""``.env.example`` documents every variable ``worker/settings.py`` reads, names nothing else but the compose
+"""``.env.example`` documents every variable ``runtime/settings.py`` reads, names nothing else but the compose
 stack's secrets, and is itself a valid configuration."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.settings import Settings
+from runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 LINE = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")
@@ -61,7 +61,7 @@ def test_settings_reads_only_documented_variables():
     Settings.from_env(env)
     assert len(env.read) > 20  # the recording works
     missing = sorted(env.read - set(example()))
-    assert not missing, f"read by worker/settings.py but not in .env.example: {missing}"
+    assert not missing, f"read by runtime/settings.py but not in .env.example: {missing}"
 
 
 def test_every_documented_variable_is_used():

@@ -2,9 +2,9 @@
 
 import pytest
 
+from runtime.queues import BY_NAME, PROVIDERS, QUEUE_NAMES, QUEUES, queue_for_task, task_modules
+from runtime.settings import Settings
 from worker.app import celery_config, route_task
-from worker.queues import BY_NAME, PROVIDERS, QUEUE_NAMES, QUEUES, queue_for_task, task_modules
-from worker.settings import Settings
 
 
 def test_the_design_cards_queues_are_declared_once():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ratelimits import PolicyError, parse_policy
-from worker.plans import PLANS
+from runtime.plans import PLANS
 
 NY = "America/New_York"
 

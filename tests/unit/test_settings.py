@@ -2,9 +2,9 @@
 
 import pytest
 
-from worker.plans import PLANS
-from worker.queues import PROVIDERS
-from worker.settings import Secret, Settings, SettingsError
+from runtime.plans import PLANS
+from runtime.queues import PROVIDERS
+from runtime.settings import Secret, Settings, SettingsError
 
 
 def test_defaults_run_the_embedded_stack():

@@ -3,8 +3,8 @@
 import pytest
 
 import beat_schedule
+from runtime.queues import QUEUE_NAMES, queue_for_task, task_modules
 from worker.celery import app
-from worker.queues import QUEUE_NAMES, queue_for_task, task_modules
 
 
 @pytest.fixture(scope="module")

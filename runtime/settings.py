@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from runtime.plans import DEFAULT_BASE_URLS, DEFAULT_POOLS, PLANS
+from runtime.queues import PROVIDERS
 from storage.engine import DEFAULT_URL as DEFAULT_DATABASE_URL
-from worker.plans import DEFAULT_BASE_URLS, DEFAULT_POOLS, PLANS
-from worker.queues import PROVIDERS
 
 
 class SettingsError(ValueError):
@@ -127,6 +127,17 @@ class Settings:
             reports_dir=env.str("TICKERBEAT_REPORTS_DIR", "reports"),
             environ_name=env.str("TICKERBEAT_ENV", "production"),
         )
+
+
+_loaded: Settings | None = None
+
+
+def load() -> Settings:
+    """The process's settings, read from the environment once (``SettingsError`` names a bad variable)."""
+    global _loaded
+    if _loaded is None:
+        _loaded = Settings.from_env()
+    return _loaded
 
 
 def _provider(env: _Env, name: str) -> ProviderSettings:

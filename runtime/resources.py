@@ -1,4 +1,5 @@
-"""The per-process resources a task needs, built lazily once per worker process.
+"""The per-process resources a task needs, built lazily once per worker process (a leaf: it imports
+no task, no app).
 
 One Redis client, one ``Limiter``, one ``Database`` (engine), one ``requests.Session`` and client per
 provider. ``reset()`` runs after the prefork pool forks (``worker_process_init``) so a child never
@@ -17,8 +18,8 @@ from requests.adapters import HTTPAdapter
 import ratelimits
 from dispatch import Backlog
 from providers import CLIENTS, ProviderConfig
+from runtime.settings import Settings, load
 from storage import Database
-from worker.settings import Settings
 
 # HTTP connections kept per provider session: a worker process makes one call at a time.
 _POOL_CONNECTIONS = 4
@@ -113,14 +114,13 @@ _current: Context | None = None
 
 
 def current() -> Context:
-    """This process's context (built from ``worker.app.settings`` on first use)."""
+    """This process's resources, built from ``runtime.settings.load()`` (the process's one settings
+    object) on first use."""
     global _current
     if _current is None:
         with _lock:
             if _current is None:
-                from worker.celery import settings
-
-                _current = Context(settings)
+                _current = Context(load())
     return _current
 
 
