@@ -2,8 +2,8 @@
 
 Times are New York wall-clock times, because the market keeps them; beat fires in UTC. Each entry
 becomes a UTC crontab that fires at both of the slot's possible UTC hours (EST is UTC-5, EDT UTC-4),
-and ``due_day`` — the calendar gate, run by the task wrapper before the task body — lets through only
-the firing that matches New York time on a day the entry's calendar allows. Holidays, half days and
+and ``gate`` — the calendar gate (and conservation mode), run by the task wrapper before the task body —
+lets through only the firing that matches New York time on a day the entry's calendar allows. Holidays, half days and
 DST come from ``marketcal`` (a maintained exchange calendar), never from this file.
 
 An entry's task receives ``_entry=<name>``; the wrapper replaces it with ``day=<trading day>`` or
@@ -115,7 +115,7 @@ INTERVALS: tuple[Entry, ...] = (
 )
 
 # How each tier is refreshed: ``TICKERBEAT_TIER_PLAN`` picks one (default ``bulk-first``).
-PLANS: dict[str, tuple[Entry, ...]] = {
+TIER_PLANS: dict[str, tuple[Entry, ...]] = {
     # Every symbol's official bar every day from one grouped call, plus quote sweeps for provisional
     # closes: far more coverage than the seed's rotation, on the same free quotas.
     "bulk-first": (
@@ -159,14 +159,14 @@ PLANS: dict[str, tuple[Entry, ...]] = {
 DEFAULT_PLAN = "bulk-first"
 # fmt: on
 
-ENTRIES: tuple[Entry, ...] = COMMON + INTERVALS + tuple(e for plan in PLANS.values() for e in plan)
+ENTRIES: tuple[Entry, ...] = COMMON + INTERVALS + tuple(e for plan in TIER_PLANS.values() for e in plan)
 
 
 def entries(plan: str = DEFAULT_PLAN) -> tuple[Entry, ...]:
-    """The entries beat runs under ``plan`` (a key of ``PLANS``)."""
-    if plan not in PLANS:
-        raise ValueError(f"unknown tier plan {plan!r}; choose one of {', '.join(PLANS)}")
-    return PLANS[plan] + COMMON + INTERVALS
+    """The entries beat runs under ``plan`` (a key of ``TIER_PLANS``)."""
+    if plan not in TIER_PLANS:
+        raise ValueError(f"unknown tier plan {plan!r}; choose one of {', '.join(TIER_PLANS)}")
+    return TIER_PLANS[plan] + COMMON + INTERVALS
 
 
 BY_NAME: dict[str, Entry] = {e.name: e for e in ENTRIES}

@@ -1,7 +1,7 @@
 """Alpha Vantage: daily series, global quote, listing status. The key must travel as ``apikey`` in the
 query (the API takes no header), so every message and log line is redacted (``apikey=***``).
 
-Signals (providers.md): ALWAYS HTTP 200, the meaning is in the body. ``Information`` carries the daily
+Signals (docs/providers.md): ALWAYS HTTP 200, the meaning is in the body. ``Information`` carries the daily
 cap (QUOTA_EXHAUSTED, reported with ``exhausted=True``), the 1-per-second burst limit (THROTTLED) and the
 premium-endpoint refusal (NOT_ENTITLED); the legacy ``Note`` is a throttle; ``Error Message`` is a bad
 symbol (NOT_FOUND) or a bad key (CONFIG_ERROR); ``{"Global Quote": {}}`` is an unknown symbol.

@@ -1,6 +1,6 @@
 """Finnhub: latest quotes and the US symbol list. Key sent in the ``X-Finnhub-Token`` header.
 
-Signals (providers.md): 429 + JSON ``API limit reached ... Remaining Limit: 0`` is throttling, but a
+Signals (docs/providers.md): 429 + JSON ``API limit reached ... Remaining Limit: 0`` is throttling, but a
 missing or empty token also answers 429, with ``Please sign up for a free account`` - a configuration
 error; 403 ``You don't have access to this resource.`` is a plan limit (permanent); an unknown symbol's
 quote is HTTP 200 with every price 0 and ``t`` 0.

@@ -1,7 +1,7 @@
 """Polygon.io (Massive): grouped daily bars, per-ticker ranges, previous close, the ticker universe.
 
 Key sent as ``Authorization: Bearer``; pages (``next_url``) are followed only on the base URL's origin,
-so the header never reaches another host. Signals (providers.md): 429 (JSON or empty body) is throttling;
+so the header never reaches another host. Signals (docs/providers.md): 429 (JSON or empty body) is throttling;
 403 is permanent (not entitled, today's data before the end of day, older than the plan's 2 years);
 401 ``Unknown API Key`` is configuration; errors carry their text under ``error`` or ``message``.
 Bars are stamped in epoch ms (grouped/previous 16:00 ET, ranges 00:00 ET): the ET date is the trading day.

@@ -1,6 +1,6 @@
 """Yahoo Finance chart history (``/v8/finance/chart/{SYM}``): an unofficial, keyless, best-effort fallback.
 
-Signals (providers.md): 429 with a plain-text ``Too Many Requests`` / ``Edge: Too Many Requests`` body
+Signals (docs/providers.md): 429 with a plain-text ``Too Many Requests`` / ``Edge: Too Many Requests`` body
 is a per-IP block lasting minutes, so THROTTLED carries ``block_seconds`` (configurable) unless the
 answer's ``Retry-After`` asks for longer; 404 with ``chart.error.code`` ``Not Found`` is an unknown
 symbol; 401 ``Invalid Crumb`` means a cookie/crumb endpoint was called without one (configuration).

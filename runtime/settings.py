@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from runtime.plans import DEFAULT_BASE_URLS, DEFAULT_POOLS, PLANS
+from beat_schedule import TIER_PLANS
+from ratelimits import PolicyError, parse_policy
+from runtime.plans import DEFAULT_BASE_URLS, DEFAULT_POOLS, PROVIDER_PLANS
 from runtime.queues import PROVIDERS
 from storage.engine import DEFAULT_URL as DEFAULT_DATABASE_URL
 
@@ -142,7 +144,7 @@ def load() -> Settings:
 
 def _provider(env: _Env, name: str) -> ProviderSettings:
     prefix = name.upper()
-    plans = PLANS[name]
+    plans = PROVIDER_PLANS[name]
     plan = env.str(f"{prefix}_PLAN", "free")
     if plan not in plans:
         raise SettingsError(f"{prefix}_PLAN: unknown plan {plan!r}; choose one of {', '.join(sorted(plans))}")
@@ -167,10 +169,10 @@ def _provider(env: _Env, name: str) -> ProviderSettings:
 
 
 def _tier_plan(name: str) -> str:
-    from beat_schedule import PLANS
-
-    if name not in PLANS:
-        raise SettingsError(f"TICKERBEAT_TIER_PLAN: unknown plan {name!r}; choose one of {', '.join(PLANS)}")
+    if name not in TIER_PLANS:
+        raise SettingsError(
+            f"TICKERBEAT_TIER_PLAN: unknown plan {name!r}; choose one of {', '.join(TIER_PLANS)}"
+        )
     return name
 
 
@@ -200,8 +202,6 @@ def _universe_source(name: str) -> str:
 
 
 def _check_policy(variable: str, text: str) -> None:
-    from ratelimits import PolicyError, parse_policy
-
     try:
         parse_policy(text)
     except PolicyError as exc:

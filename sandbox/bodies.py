@@ -1,6 +1,6 @@
-"""The providers' fixed answer texts, in one place (providers.md is the source for each).
+"""The providers' fixed answer texts, in one place (docs/providers.md is the source for each).
 
-Texts marked "not in providers.md" are the sandbox's best reading of the real service; clients must not
+Texts marked "not in docs/providers.md" are the sandbox's best reading of the real service; clients must not
 depend on more than the documented keys for those.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 FINNHUB_LIMIT = "API limit reached. Please try again later. Remaining Limit: 0"
 FINNHUB_SIGN_UP = "API limit reached. Please sign up for a free account to continue using the API."
 FINNHUB_NO_ACCESS = "You don't have access to this resource."
-FINNHUB_INVALID_KEY = "Invalid API key."  # not in providers.md (only with --keys)
+FINNHUB_INVALID_KEY = "Invalid API key."  # not in docs/providers.md (only with --keys)
 FINNHUB_UNKNOWN_QUOTE = {"c": 0, "d": None, "dp": None, "h": 0, "l": 0, "o": 0, "pc": 0, "t": 0}
 
 # -- Polygon / Massive ----------------------------------------------------------------------------------
@@ -56,14 +56,14 @@ AV_BAD_KEY = (
     "the parameter apikey is invalid or missing. Please claim your free API key on "
     "(https://www.alphavantage.co/support/#api-key). It should take less than 20 seconds."
 )
-AV_UNKNOWN_FUNCTION = "This API function ({function}) does not exist."  # not in providers.md
+AV_UNKNOWN_FUNCTION = "This API function ({function}) does not exist."  # not in docs/providers.md
 
 # -- Yahoo ----------------------------------------------------------------------------------------------
 YAHOO_LIMIT = "Too Many Requests"
 YAHOO_EDGE_LIMIT = "Edge: Too Many Requests"
 YAHOO_NOT_FOUND = {"code": "Not Found", "description": "No data found, symbol may be delisted"}
 
-# -- any provider: injected server errors (not in providers.md: what a load balancer answers) -----------
+# -- any provider: injected server errors (not in docs/providers.md: what a load balancer answers) -----------
 SERVER_ERRORS: tuple[tuple[int, str], ...] = (
     (500, "Internal Server Error"),
     (502, "Bad Gateway"),

@@ -176,7 +176,7 @@ def grouped(request: web.Request, sb: Sandbox, now: float) -> Answer:
     m = sb.market
     row = m.index.get(d)
     if row is None or _not_yet(sb, d, now):
-        # providers.md: exactly this body (no request_id, no results) for weekends and holidays
+        # docs/providers.md: exactly this body (no request_id, no results) for weekends and holidays
         return json_answer({"status": "OK", "queryCount": 0, "resultsCount": 0, "adjusted": adjusted})
     adjust_to = sb.today(now) if adjusted else None
     lru: OrderedDict = sb.cache.setdefault("polygon-grouped", OrderedDict())

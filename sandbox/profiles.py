@@ -86,7 +86,7 @@ class Polygon:
     """The Polygon plan's data rules.
 
     ``available``: when a session's data may be requested: ``"next_day"`` = at ``at`` (HH:MM, ``zone``) on
-    the calendar day after the session (providers.md: after midnight ET, marked (?)); ``"close"`` = at the
+    the calendar day after the session (docs/providers.md: after midnight ET, marked (?)); ``"close"`` = at the
     session's close plus ``delay_minutes``. ``history_years``: requests older than that many calendar years
     before today answer the 403 timeframe body (``None``: no such rule). ``enforce_today``: today's date
     requested before it is available answers the 403 "before end of day" body (else: no bars yet).

@@ -19,7 +19,6 @@ def fetch_daily(symbol: str, start: str, end: str) -> dict:
     first, last = date.fromisoformat(start), date.fromisoformat(end)
     return run_fetch(
         "alphavantage",
-        "api_calls",
         lambda c: c.daily(symbol),
         lambda r: store_missing_bars(r, symbol, first, last),
         symbol=symbol,
@@ -29,4 +28,4 @@ def fetch_daily(symbol: str, start: str, end: str) -> dict:
 @tickerbeat_task(name="tasks.alphavantage.fetch_listing")
 def fetch_listing() -> dict:
     """LISTING_STATUS (one call of the 25 a day): active US listings, upserted into the universe."""
-    return run_fetch("alphavantage", "api_calls", lambda c: c.listing_status(), store_symbols)
+    return run_fetch("alphavantage", lambda c: c.listing_status(), store_symbols)

@@ -18,6 +18,7 @@ import ratelimits
 from monitoring.recording import record_call
 from providers import FetchResult
 from runtime import resources
+from runtime.queues import BY_NAME
 from storage import add_api_usage
 
 log = logging.getLogger("tickerbeat.fetch")
@@ -28,14 +29,15 @@ POOL_WAIT_SECONDS = 60.0
 
 def run_fetch(
     provider: str,
-    pool: str | None,
     call: Callable[[object], FetchResult],
     store: Callable[[FetchResult], int],
     *,
     symbol: str | None = None,
 ) -> dict:
-    """Call ``call(client)`` under the pool's lease, store OK records with ``store``; return a summary."""
+    """Call ``call(client)`` under the lease of the provider queue's pool (``runtime.queues``), store OK
+    records with ``store``; return a summary."""
     ctx = resources.current()
+    pool = BY_NAME[provider].pool
     try:
         if pool:
             with ctx.pool(pool).lease(timeout=POOL_WAIT_SECONDS):

@@ -15,7 +15,6 @@ def fetch_history(symbol: str, start: str, end: str) -> dict:
     first, last = date.fromisoformat(start), date.fromisoformat(end)
     return run_fetch(
         "yahoo",
-        "api_calls",
         lambda c: c.daily_history(symbol, first, last),
         lambda r: store_missing_bars(r, symbol, first, last),
         symbol=symbol,

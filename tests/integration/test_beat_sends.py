@@ -18,7 +18,7 @@ from worker.app import make_app
 pytestmark = pytest.mark.redis
 
 
-@pytest.mark.parametrize("plan", sorted(beat_schedule.PLANS))
+@pytest.mark.parametrize("plan", sorted(beat_schedule.TIER_PLANS))
 def test_beat_sends_every_entry_of_the_schedule(redis_url, redis_client, plan, tmp_path):
     settings = Settings.from_env({"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}",
                                   "TICKERBEAT_TIER_PLAN": plan})  # fmt: skip

@@ -18,7 +18,7 @@ import redis
 
 import ratelimits
 from ratelimits import ProviderStats, WindowStats
-from runtime.plans import PLANS
+from runtime.plans import PROVIDER_PLANS
 from runtime.queues import BY_NAME, PROVIDERS
 from stack.workers import ProcessSet, worker_command
 from worker.control import PAUSE_REASON, check_provider, plan_day, plan_report, quota_report
@@ -159,11 +159,11 @@ def test_cli_inspect_and_control_through_a_worker(control_worker, redis_url):
     assert all(p["granted"] == 0 and not p["blocked"] for p in idle.values())
     client = redis.Redis.from_url(redis_url)
     limiter = ratelimits.Limiter(client)
-    finnhub = ratelimits.parse_policy(PLANS["finnhub"]["free"].policy)
+    finnhub = ratelimits.parse_policy(PROVIDER_PLANS["finnhub"]["free"].policy)
     for _ in range(3):
         limiter.acquire("finnhub", finnhub, max_wait=1.0)
     limiter.report_throttle(
-        "polygon", ratelimits.parse_policy(PLANS["polygon"]["free"].policy), retry_after=600
+        "polygon", ratelimits.parse_policy(PROVIDER_PLANS["polygon"]["free"].policy), retry_after=600
     )
 
     quotas = _reply(env, "inspect", "quotas")

@@ -28,7 +28,7 @@ from providers import (
     finnhub,
     polygon,
 )
-from runtime.plans import PLANS
+from runtime.plans import PROVIDER_PLANS
 
 pytestmark = pytest.mark.redis
 
@@ -52,7 +52,7 @@ def client(sandbox, limiter, provider, *, key=KEY, policy=None, **kwargs):
     config = ProviderConfig(
         provider, sandbox.base_urls[provider], key if provider != "yahoo" else "", read_timeout=read_timeout
     )
-    policy = ratelimits.parse_policy(policy or PLANS[provider]["free"].policy)
+    policy = ratelimits.parse_policy(policy or PROVIDER_PLANS[provider]["free"].policy)
     return CLASSES[provider](config, requests.Session(), limiter, policy, **kwargs)
 
 

@@ -23,7 +23,7 @@ from providers import (
     ProviderConfig,
     YahooClient,
 )
-from runtime.plans import PLANS
+from runtime.plans import PROVIDER_PLANS
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -52,7 +52,7 @@ def test_tight_loops_on_free_tiers_draw_no_throttle(sandbox, redis_url):
         limiter = ratelimits.Limiter(redis.Redis.from_url(redis_url), guard=GUARD)
         key = "" if provider == "yahoo" else "PACINGKEY123"
         config = ProviderConfig(provider, sandbox.base_urls[provider], key)
-        policy = ratelimits.parse_policy(PLANS[provider]["free"].policy)
+        policy = ratelimits.parse_policy(PROVIDER_PLANS[provider]["free"].policy)
         return CLASSES[provider](config, requests.Session(), limiter, policy, max_wait=90.0)
 
     fh, pg, av, yh = (client(p) for p in ("finnhub", "polygon", "alphavantage", "yahoo"))

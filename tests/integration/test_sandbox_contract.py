@@ -1,4 +1,4 @@
-"""Contract tests, Finnhub and Polygon: every endpoint and error class of providers.md, over real HTTP.
+"""Contract tests, Finnhub and Polygon: every endpoint and error class of docs/providers.md, over real HTTP.
 
 Expected keys and texts are copied from /work/shared/providers.md (the documentation), never from the
 sandbox's own output. The server (``sandbox_contract`` in conftest.py) runs the free profile's plan rules
@@ -17,7 +17,7 @@ import requests
 NY = ZoneInfo("America/New_York")
 KEY = "good-key"  # valid on sandbox_contract
 
-# -- documented bodies (providers.md) --------------------------------------------------------------------
+# -- documented bodies (docs/providers.md) --------------------------------------------------------------------
 FINNHUB_SIGN_UP = "API limit reached. Please sign up for a free account to continue using the API."
 FINNHUB_NO_ACCESS = {"error": "You don't have access to this resource."}
 FINNHUB_UNKNOWN = {"c": 0, "d": None, "dp": None, "h": 0, "l": 0, "o": 0, "pc": 0, "t": 0}

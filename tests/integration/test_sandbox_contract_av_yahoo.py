@@ -19,7 +19,7 @@ from tests.conftest import require
 NY = ZoneInfo("America/New_York")
 KEY = "good-key"  # valid on sandbox_contract
 
-# -- documented bodies (providers.md) --------------------------------------------------------------------
+# -- documented bodies (docs/providers.md) --------------------------------------------------------------------
 AV_PREMIUM = "Thank you for using Alpha Vantage! This is a premium endpoint."
 AV_BAD_SYMBOL = (
     "Invalid API call. Please retry or visit the documentation (https://www.alphavantage.co/documentation/) for "

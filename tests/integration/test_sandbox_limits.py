@@ -2,7 +2,7 @@
 
 The clock is frozen at a Tuesday afternoon and moved with ``/_sandbox/clock`` instead of waiting real
 minutes; every request at one frozen instant arrives "at the same time". Expected bodies come from
-providers.md.
+docs/providers.md.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def test_polygon_6th_call_in_a_minute_is_refused(sb, symbol):
     for _ in range(3):
         r = requests.get(url, params={"apiKey": "k"}, timeout=30)
         assert r.status_code == 429
-        if r.content:  # providers.md: "sometimes an empty body"
+        if r.content:  # docs/providers.md: "sometimes an empty body"
             body = r.json()
             assert body["status"] == "ERROR" and body["error"] == POLYGON_LIMIT and body["request_id"]
     sb.clock(advance_seconds=59.9)

@@ -1,4 +1,4 @@
-"""Documented success bodies (providers.md) parse into the records they describe; broken ones raise BadBody."""
+"""Documented success bodies (docs/providers.md) parse into the records they describe; broken ones raise BadBody."""
 
 from __future__ import annotations
 

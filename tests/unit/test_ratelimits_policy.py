@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ratelimits import PolicyError, parse_policy
-from runtime.plans import PLANS
+from runtime.plans import PROVIDER_PLANS
 
 NY = "America/New_York"
 
@@ -60,10 +60,10 @@ def test_canonical_text_parses_back_to_the_same_policy(text, canonical):
     assert hash(parse_policy(policy.text)) == hash(policy)
 
 
-@pytest.mark.parametrize("plan", [(p, n) for p, plans in PLANS.items() for n in plans], ids=str)
+@pytest.mark.parametrize("plan", [(p, n) for p, plans in PROVIDER_PLANS.items() for n in plans], ids=str)
 def test_every_configured_plan_parses(plan):
     provider, name = plan
-    assert parse_policy(PLANS[provider][name].policy).windows
+    assert parse_policy(PROVIDER_PLANS[provider][name].policy).windows
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ def windows(profile: str, provider: str) -> list[tuple[int, float]]:
 @pytest.mark.parametrize(
     ("profile", "provider", "expected_windows", "daily"),
     [
-        # free = the documented free tiers (providers.md)
+        # free = the documented free tiers (docs/providers.md)
         ("free", "finnhub", [(30, 1), (60, 60)], None),
         ("free", "polygon", [(5, 60)], None),
         ("free", "alphavantage", [(1, 1)], 25),

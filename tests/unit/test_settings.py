@@ -2,7 +2,7 @@
 
 import pytest
 
-from runtime.plans import PLANS
+from runtime.plans import PROVIDER_PLANS
 from runtime.queues import PROVIDERS
 from runtime.settings import Secret, Settings, SettingsError
 
@@ -15,7 +15,7 @@ def test_defaults_run_the_embedded_stack():
     assert set(s.providers) == set(PROVIDERS)
     for name, p in s.providers.items():
         assert p.plan == "free"
-        assert p.quota == PLANS[name]["free"].policy
+        assert p.quota == PROVIDER_PLANS[name]["free"].policy
         assert p.base_url.startswith("https://")
         assert not p.api_key
 
@@ -34,8 +34,8 @@ def test_overrides_are_read_and_urls_lose_trailing_slash():
     assert s.broker_url == "redis://h:6380/2"
     assert s.providers["finnhub"].base_url == "http://127.0.0.1:9000/finnhub/api/v1"
     assert s.providers["finnhub"].api_key.reveal() == "k-123"
-    assert s.providers["polygon"].quota == PLANS["polygon"]["starter"].policy
-    assert s.providers["polygon"].monthly_usd == PLANS["polygon"]["starter"].monthly_usd
+    assert s.providers["polygon"].quota == PROVIDER_PLANS["polygon"]["starter"].policy
+    assert s.providers["polygon"].monthly_usd == PROVIDER_PLANS["polygon"]["starter"].monthly_usd
     assert s.providers["alphavantage"].quota == "2/second, 10/day@UTC 00:00"
     assert s.pools["api_calls"] == 3 and s.pools["database_tasks"] == 12
 
