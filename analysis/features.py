@@ -72,6 +72,21 @@ def features_on(features: dict[str, np.ndarray], row: int = -1) -> dict[str, np.
     return {name: np.array(values[row], dtype=np.float64) for name, values in features.items()}
 
 
+def day_features(panel: Panel, features: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Each symbol's features on the panel's last session, as the day's scoring uses them.
+
+    A provisional close (from a quote: a close with no volume yet) takes the previous session's volume
+    z-score, so the symbol can still be scored; every other feature uses the provisional close itself.
+    ``features`` (``feature_arrays`` of the same panel) is reused when given.
+    """
+    features = feature_arrays(panel) if features is None else features
+    today = features_on(features, -1)
+    if panel.close.shape[0] > 1:
+        provisional = ~np.isfinite(panel.volume[-1]) & np.isfinite(panel.close[-1])
+        today["volume_z"] = np.where(provisional, features["volume_z"][-2], today["volume_z"])
+    return today
+
+
 def stack(features: dict[str, np.ndarray], names: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
     """The design matrix for ``rows``: shape (len(rows) * symbols, len(names)), row-major by session."""
     return np.stack([features[name][rows] for name in names], axis=-1).reshape(-1, len(names))

@@ -18,7 +18,7 @@ from datetime import date
 
 import numpy as np
 
-from analysis.features import FEATURE_NAMES, feature_arrays, features_on
+from analysis.features import FEATURE_NAMES, day_features
 from analysis.indicators import MAX_LOOKBACK_BARS, bar_counts
 from analysis.model import TrainedModel, predict
 from analysis.panel import Panel
@@ -159,20 +159,24 @@ def recommend(
     return recommendations, skipped
 
 
-def daily_recommendations(
-    panel: Panel,
-    day: date,
-    model: TrainedModel,
-    features: dict[str, np.ndarray] | None = None,
-    config: RecommendConfig | None = None,
-) -> tuple[list[Recommendation], list[Skipped]]:
-    """``recommend`` for ``day`` straight from a panel and a trained model (sessions after ``day`` ignored).
-
-    ``features`` (``feature_arrays`` of the same panel) is reused when given.
-    """
+def day_scores(
+    panel: Panel, day: date, model: TrainedModel | None
+) -> tuple[Panel, dict[str, np.ndarray], np.ndarray]:
+    """The panel as known at ``day``'s close, each symbol's features on ``day`` (``day_features``:
+    provisional closes included) and its model score (all NaN without a model)."""
     known = panel.upto(day)
-    row = known.shape[0] - 1
-    feats = feature_arrays(known) if features is None else features
-    today = features_on(feats, row)
-    history = bar_counts(known.close)[row]
-    return recommend(day, known.symbols, predict(model, today), today, history, last_bar_dates(known), config)
+    today = day_features(known)
+    if model is None:
+        return known, today, np.full(len(known.symbols), np.nan)
+    return known, today, predict(model, today)
+
+
+def daily_recommendations(
+    panel: Panel, day: date, model: TrainedModel | None, config: RecommendConfig | None = None
+) -> tuple[list[Recommendation], list[Skipped]]:
+    """The day's ranked list from a panel and the model (sessions after ``day`` ignored): the one path
+    production (``tasks.recommendations.recommend_day``), ``make validate`` and the report all use.
+    Without a model every symbol is skipped with "no model score"."""
+    known, today, scores = day_scores(panel, day, model)
+    history = bar_counts(known.close)[-1]
+    return recommend(day, known.symbols, scores, today, history, last_bar_dates(known), config)

@@ -17,12 +17,13 @@ import numpy as np
 from celery import chain
 
 from analysis import model as forward_model
-from analysis.features import feature_arrays, features_on
+from analysis.recommend import Skipped, daily_recommendations, day_scores
 from runtime import keys, resources
 from storage import (
     active_symbols,
     latest_model_version,
     record_recommendations_skipped,
+    replace_quality,
     replace_recommendations,
     upsert_model_version,
     upsert_predictions,
@@ -117,35 +118,16 @@ def _skip_day(session, day: str, step: str, reason: str) -> None:
     record_recommendations_skipped(session, day, reason)
 
 
-def day_features(panel) -> dict[str, np.ndarray]:
-    """Each symbol's features on the panel's last session.
-
-    A provisional close (from a quote) has no volume yet: its volume z-score is the previous session's,
-    so the symbol can still be scored; every other feature uses the provisional close itself.
-    """
-    features = feature_arrays(panel)
-    today = features_on(features, -1)
-    if panel.close.shape[0] > 1:
-        yesterday_vz = features["volume_z"][-2]
-        provisional = ~np.isfinite(panel.volume[-1]) & np.isfinite(panel.close[-1])
-        today["volume_z"] = np.where(provisional, yesterday_vz, today["volume_z"])
-    return today
-
-
 class NotASession(Exception):
     """The day asked for is not an NYSE session (nothing to score)."""
 
 
-def _scored_panel(session, the_day: date, trained):
-    """The universe's panel ending at ``the_day`` with each symbol's features and model score on it
-    (every score NaN when ``trained`` is None)."""
+def _day_panel(session, the_day: date):
+    """The universe's panel ending at ``the_day`` (``NotASession`` when it is not a session)."""
     panel = load_panel(session, the_day, active_symbols(session), sessions=PREDICT_SESSIONS)
     if panel.dates[-1] != the_day:
         raise NotASession(f"{the_day.isoformat()} is not a session")
-    today = day_features(panel)
-    if trained is None:
-        return panel, today, np.full(len(panel.symbols), np.nan)
-    return panel, today, forward_model.predict(trained, today)
+    return panel
 
 
 def _model_or_reason(the_day: date) -> tuple[forward_model.TrainedModel | None, str | None]:
@@ -166,7 +148,7 @@ def predict_day(day: str) -> dict:
             _skip_day(s, day, "predictions", day_skipped)
             return {"day": day, "scored": 0, "skipped_reason": day_skipped}
         try:
-            panel, _, scores = _scored_panel(s, the_day, trained)
+            panel, _, scores = day_scores(_day_panel(s, the_day), the_day, trained)
         except NotASession as exc:
             return {"day": day, "scored": 0, "reason": str(exc)}
         rows = [{"symbol": sym, "day": the_day, "model_version": trained.version, "score": float(sc),
@@ -183,20 +165,14 @@ def recommend_day(day: str) -> dict:
     Without a model (too little history) the list is empty, every symbol is stored as skipped with its
     own reason, and the day's reason is stored and shown at the top of the report (``skipped_reason`` in
     the result)."""
-    from analysis.indicators import bar_counts
-    from analysis.quality import last_bar_dates
-    from analysis.recommend import Skipped, recommend
-    from storage import replace_quality
-
     the_day = date.fromisoformat(day)
     trained, day_skipped = _model_or_reason(the_day)
     with resources.current().db.session() as s, s.begin():
         try:
-            panel, today, scores = _scored_panel(s, the_day, trained)
+            panel = _day_panel(s, the_day)
         except NotASession as exc:
             return {"day": day, "recommendations": 0, "reason": str(exc)}
-        history = bar_counts(panel.close)[-1]
-        recs, skipped = recommend(the_day, panel.symbols, scores, today, history, last_bar_dates(panel))
+        recs, skipped = daily_recommendations(panel, the_day, trained)
         if day_skipped:
             _skip_day(s, day, "recommendations", day_skipped)
             skipped = [Skipped(k.symbol, f"no model score ({day_skipped})") if k.reason == "no model score" else k

@@ -162,3 +162,31 @@ def test_daily_recommendations_from_a_panel():
     assert [r.action for r in recs].count("buy") == 3 and [r.action for r in recs].count("sell") == 3
     scores = [r.score for r in recs]
     assert scores == sorted(scores, reverse=True)
+
+
+def _panel(days=300, n=6, seed=9):
+    rng = np.random.default_rng(seed)
+    close = 20 * np.exp(np.cumsum(rng.normal(0, 0.02, (days, n)), axis=0))
+    volume = rng.lognormal(10, 0.5, (days, n))
+    dates = [date(2025, 1, 1) + timedelta(days=i) for i in range(days)]
+    return Panel(dates, [f"T{j:02d}" for j in range(n)], close, close * 1.01, close * 0.99, volume)
+
+
+def test_a_provisional_close_is_scored_with_the_previous_sessions_volume_z():
+    from analysis.features import day_features, feature_arrays
+
+    panel = _panel()
+    panel.volume[-1, 2] = np.nan  # symbol 2's close on the day came from a quote: no volume yet
+    features = feature_arrays(panel)
+    today = day_features(panel)
+    assert np.isnan(features["volume_z"][-1, 2])  # without the rule it could not be scored
+    assert today["volume_z"][2] == features["volume_z"][-2, 2]
+    others = [j for j in range(6) if j != 2]
+    assert np.array_equal(today["volume_z"][others], features["volume_z"][-1, others])
+    assert today["rsi_14"][2] == features["rsi_14"][-1, 2]  # every other feature uses the close itself
+
+
+def test_without_a_model_every_symbol_is_skipped_with_no_model_score():
+    panel = _panel()
+    recs, skipped = daily_recommendations(panel, panel.dates[-1], None)
+    assert recs == [] and {s.reason for s in skipped} == {"no model score"} and len(skipped) == 6
