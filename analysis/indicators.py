@@ -276,3 +276,17 @@ def trailing_return(close: object, bars: int) -> np.ndarray:
 def bar_counts(close: object) -> np.ndarray:
     """How many bars (finite closes) each symbol has up to and including each session (int64)."""
     return _cumsum_rows(np.isfinite(as_matrix("close", close)).astype(np.int64))
+
+
+def indicator_rows(panel, day) -> list[dict]:
+    """The indicator values on the panel's last session (``day``), one row per symbol that has a bar (or a
+    provisional close) there: ``{"symbol", "day", <indicator>: float or None}``, NaN stored as None."""
+    values = latest(compute_indicators(panel.close, panel.high, panel.low, panel.volume))
+    has_bar = np.isfinite(panel.close[-1])
+    rows = []
+    for j, symbol in enumerate(panel.symbols):
+        if has_bar[j]:
+            row = {"symbol": symbol, "day": day}
+            row.update({name: (float(v[j]) if np.isfinite(v[j]) else None) for name, v in values.items()})
+            rows.append(row)
+    return rows

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 
@@ -100,3 +100,25 @@ class Panel:
         """A panel whose high and low equal the close and whose volume is unknown (NaN)."""
         c = as_matrix("close", close)
         return cls(tuple(dates), tuple(symbols), c, c.copy(), c.copy(), np.full(c.shape, np.nan))
+
+
+# A quote taken up to this long after the close still stands for the session's provisional close.
+QUOTE_GRACE = timedelta(hours=8)
+
+
+def fill_from_quotes(close, high, low, symbols, quotes, session_hours) -> int:
+    """Fill the last row of ``close``/``high``/``low`` (sessions x symbols, in place) where it has no bar
+    from each symbol's quote (``quotes[symbol]`` with ``price``, ``high``, ``low``, ``at``) taken during
+    the session (``session_hours`` = (open, close), aware datetimes) or up to ``QUOTE_GRACE`` after it.
+    A quote without a high or low stands at its price. Volume is left unknown. Returns how many filled."""
+    opens, closes = session_hours
+    filled = 0
+    for i, symbol in enumerate(symbols):
+        q = quotes.get(symbol)
+        if np.isfinite(close[-1, i]) or q is None or not (opens <= q.at <= closes + QUOTE_GRACE):
+            continue
+        close[-1, i] = q.price
+        high[-1, i] = q.high if q.high else q.price
+        low[-1, i] = q.low if q.low else q.price
+        filled += 1
+    return filled

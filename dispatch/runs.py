@@ -15,6 +15,8 @@ import json
 from dataclasses import asdict, dataclass, field
 
 ON_EXPIRY = ("carry", "stale")
+# Outcomes of a settled call that made no provider call (a task that failed before calling, say).
+NO_CALL = frozenset({"deferred", "unavailable", "failed", "superseded"})
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,14 @@ class Ledger:
         if self.deadline is None or now < self.deadline:
             return 0
         return self.pending
+
+    def usage(self) -> dict[str, int]:
+        """The run as ``api_usage`` columns: calls made (every outcome of a made call), ok, throttled,
+        quota_exhausted, errors (made calls that were none of those) and deferred (deferrals: no call)."""
+        ok, throttled, exhausted = (self.outcomes.get(o, 0) for o in ("ok", "throttled", "quota_exhausted"))
+        made = sum(n for o, n in self.outcomes.items() if o not in NO_CALL)
+        return {"calls": made, "ok": ok, "throttled": throttled, "quota_exhausted": exhausted,
+                "errors": made - ok - throttled - exhausted, "deferred": self.deferred}  # fmt: skip
 
     def as_record(self) -> dict:
         """The plan record's view: every count an operator needs, in one flat dict."""

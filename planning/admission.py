@@ -7,8 +7,9 @@ long ETA task (a Redis broker re-delivers those after the visibility timeout and
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from ratelimits import Policy, ProviderStats
 
@@ -68,3 +69,9 @@ def priority_order(symbols_by_tier: dict[int, Sequence[str]], carried: Sequence[
             seen.add(symbol)
             ordered.append(symbol)
     return ordered
+
+
+def oldest_first(last_day: Mapping[str, date | None], n: int) -> list[str]:
+    """The ``n`` symbols whose newest bar is oldest (never refreshed first, then by date, then by name):
+    a rotation that reaches every symbol of a tier in turn, ``n`` a run."""
+    return sorted(last_day, key=lambda sym: (last_day[sym] or date.min, sym))[: max(0, n)]

@@ -6,7 +6,10 @@ Pure: dollar volumes in, tiers out. Pinned symbols keep their pinned tier and ta
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
+
+import numpy as np
 
 from planning.capacity import TIER_SIZES
 
@@ -43,3 +46,15 @@ def assign_tiers(
         if room[tier - 1] is not None:
             room[tier - 1] -= 1
     return result
+
+
+def mean_dollar_volumes(close, volume, symbols) -> dict[str, float]:
+    """Each symbol's mean close x volume over the sessions (rows) of ``close``/``volume``, NaN where it has
+    no bar at all (such a symbol goes to the last tier)."""
+    close, volume = np.asarray(close, dtype=float), np.asarray(volume, dtype=float)
+    if close.shape[0] == 0:
+        return {s: math.nan for s in symbols}
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: NaN, on purpose
+        means = np.nanmean(close * volume, axis=0)
+    return {s: float(v) for s, v in zip(symbols, means, strict=True)}

@@ -241,3 +241,9 @@ def symbols_without_bars(session: Session) -> list[str]:
 
 def _aware(at):
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def pinned_tiers(session: Session) -> dict[str, int]:
+    """The tiers operators pinned, by ticker (``stack.universe pin``)."""
+    query = select(Symbol.ticker, Symbol.pinned_tier).where(Symbol.pinned_tier.is_not(None))
+    return {ticker: tier for ticker, tier in session.execute(query)}

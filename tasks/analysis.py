@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-import numpy as np
-
 import marketcal
-from analysis.indicators import compute_indicators, latest
+from analysis.indicators import indicator_rows
 from analysis.quality import run_checks
 from runtime import resources
 from storage import (
@@ -25,19 +23,6 @@ from tasks.fetching import record_run_usage
 from tasks.panels import load_panel
 
 log = logging.getLogger("tickerbeat.analysis")
-
-
-def indicator_rows(panel, day: date) -> list[dict]:
-    """The day's indicator values per symbol that has a bar (or provisional close) on ``day``."""
-    values = latest(compute_indicators(panel.close, panel.high, panel.low, panel.volume))
-    has_bar = np.isfinite(panel.close[-1])
-    rows = []
-    for j, symbol in enumerate(panel.symbols):
-        if has_bar[j]:
-            row = {"symbol": symbol, "day": day}
-            row.update({name: (float(v[j]) if np.isfinite(v[j]) else None) for name, v in values.items()})
-            rows.append(row)
-    return rows
 
 
 def analyse(session, day: date, symbols: list[str]) -> int:

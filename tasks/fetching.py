@@ -9,7 +9,6 @@ puts the call back in its place in line.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable
 
 import redis
@@ -85,29 +84,7 @@ def _no_call(provider: str, symbol: str | None, outcome: str, message: str) -> d
     }
 
 
-_NO_CALL = {"deferred", "unavailable"}
-
-
-def usage_counts(outcomes: Counter) -> dict[str, int]:
-    """Map outcome counts to the ``api_usage`` columns: calls made, ok, throttled, exhausted, errors, deferred."""
-    made = sum(n for o, n in outcomes.items() if o not in _NO_CALL)
-    return {
-        "calls": made,
-        "ok": outcomes.get("ok", 0),
-        "throttled": outcomes.get("throttled", 0),
-        "quota_exhausted": outcomes.get("quota_exhausted", 0),
-        "errors": made
-        - outcomes.get("ok", 0)
-        - outcomes.get("throttled", 0)
-        - outcomes.get("quota_exhausted", 0),
-        "deferred": sum(outcomes.get(o, 0) for o in _NO_CALL),
-    }
-
-
 def record_run_usage(session, ledger) -> None:
     """Add a finished run's outcomes (``dispatch.Ledger``; None: nothing) to ``api_usage`` for its day."""
-    if ledger is None:
-        return
-    outcomes = Counter(ledger.outcomes)
-    outcomes["deferred"] += ledger.deferred
-    add_api_usage(session, ledger.provider, ledger.day, **usage_counts(outcomes))
+    if ledger is not None:
+        add_api_usage(session, ledger.provider, ledger.day, **ledger.usage())

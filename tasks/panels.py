@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import marketcal
-from analysis.panel import Panel
+from analysis.panel import Panel, fill_from_quotes
 from runtime import resources
 from storage import bars_panel, latest_quotes
 from tasks.storing import bars_version
@@ -69,21 +69,11 @@ def _stored_bars(session, days: list[date], symbols: list[str]) -> tuple[np.ndar
 
 
 def _fill_from_quotes(session, day: date, symbols: list[str], close, high, low) -> int:
-    missing = [i for i in range(len(symbols)) if not np.isfinite(close[-1, i])]
+    missing = [symbols[i] for i in range(len(symbols)) if not np.isfinite(close[-1, i])]
     if not missing:
         return 0
-    quotes = latest_quotes(session, [symbols[i] for i in missing])
-    open_at, close_at = marketcal.session_open(day), marketcal.session_close(day)
-    filled = 0
-    for i in missing:
-        q = quotes.get(symbols[i])
-        if q is None or not (open_at <= q.at <= close_at + timedelta(hours=8)):
-            continue
-        close[-1, i] = q.price
-        high[-1, i] = q.high if q.high else q.price
-        low[-1, i] = q.low if q.low else q.price
-        filled += 1
-    return filled
+    session_hours = (marketcal.session_open(day), marketcal.session_close(day))
+    return fill_from_quotes(close, high, low, symbols, latest_quotes(session, missing), session_hours)
 
 
 def prune_cache(keep_days: float) -> int:

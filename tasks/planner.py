@@ -22,7 +22,7 @@ from datetime import date, timedelta
 
 import marketcal
 from dispatch import RunSpec
-from planning.admission import admit, priority_order
+from planning.admission import admit, oldest_first, priority_order
 from ratelimits import capacity_within
 from runtime import keys, resources
 from storage import active_symbols, days_with_bars, last_bar_days, mark_stale, symbols_missing_bar, tiers
@@ -100,8 +100,7 @@ def plan_refresh(
         by_tier = {t: active_symbols(s, tier=t) for t in tiers}
         if per_run is not None:
             age = last_bar_days(s, [sym for t in tiers for sym in by_tier[t]])
-            oldest = sorted(age, key=lambda sym: (age[sym] or date.min, sym))[:per_run]
-            by_tier = {0: oldest}
+            by_tier = {0: oldest_first(age, per_run)}
     carry = keys.carry(provider, "refresh")
     carried = runs.take_carried(carry)
     order = priority_order(by_tier, carried)

@@ -25,7 +25,7 @@ log = logging.getLogger("tickerbeat.dispatch")
 FEED_TASK = "tasks.dispatch.feed"
 BOOTSTRAP_TASK = "tasks.tiers.bootstrap"
 # Outcomes of a fetch that made no provider call: the call goes back to its place in line.
-NO_CALL = frozenset({"deferred", "unavailable"})
+BACK_IN_LINE = frozenset({"deferred", "unavailable"})
 CARRY_SECONDS = 7 * 86400
 
 
@@ -69,7 +69,7 @@ def call_dispatched(provider: str, member: str, run: Callable[[], object]) -> ob
         conclude(release, backlog.settle(provider, release, "failed"), "the task failed")
         raise
     outcome = result.get("outcome", "ok") if isinstance(result, dict) else "ok"
-    what = "deferred" if outcome in NO_CALL else "made"
+    what = "deferred" if outcome in BACK_IN_LINE else "made"
     conclude(release, backlog.settle(provider, release, what, outcome), f"{outcome} after its window ended")
     return result
 

@@ -6,13 +6,10 @@ import logging
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-import numpy as np
-from sqlalchemy import select
-
 import marketcal
 from dispatch import RunSpec
 from planning.bootstrap import BootstrapFacts, next_steps, progress_line
-from planning.tiers import assign_tiers
+from planning.tiers import assign_tiers, mean_dollar_volumes
 from ratelimits import quota_floor
 from runtime import keys, resources
 from storage import (
@@ -21,10 +18,10 @@ from storage import (
     deactivate,
     latest_model_version,
     listing_split,
+    pinned_tiers,
     symbols_without_bars,
     upsert_symbols,
 )
-from storage.models import Symbol
 from tasks import runs
 from tasks.base import tickerbeat_task
 from tasks.fetching import record_run_usage
@@ -111,9 +108,7 @@ def dollar_volumes(session, day: date, symbols: list[str], sessions: int = TIER_
     """Mean close x volume over the last ``sessions`` sessions up to ``day`` (NaN without bars)."""
     days = marketcal.trading_days(day - timedelta(days=sessions * 2 + 10), day)[-sessions:]
     panel = bars_panel(session, days[0], day, symbols=symbols, days=days)
-    with np.errstate(invalid="ignore"):
-        means = np.nanmean(np.asarray(panel.close) * np.asarray(panel.volume), axis=0) if len(days) else []
-    return {s: float(v) for s, v in zip(symbols, means, strict=False)}
+    return mean_dollar_volumes(panel.close, panel.volume, symbols)
 
 
 @tickerbeat_task(name="tasks.tiers.reassign_tiers", expires=6 * 3600)
@@ -121,12 +116,7 @@ def reassign_tiers(day: str) -> dict:
     """Tiers by the last month's dollar volume (pinned symbols keep their tier)."""
     with resources.current().db.session() as s, s.begin():
         symbols = active_symbols(s)
-        pins = {
-            t: p
-            for t, p in s.execute(
-                select(Symbol.ticker, Symbol.pinned_tier).where(Symbol.pinned_tier.is_not(None))
-            )
-        }
+        pins = pinned_tiers(s)
         tiers = assign_tiers(dollar_volumes(s, date.fromisoformat(day), symbols), pins)
         upsert_symbols(s, [{"ticker": t, "tier": tier} for t, tier in tiers.items()])
     counts = {tier: sum(1 for v in tiers.values() if v == tier) for tier in sorted(set(tiers.values()))}
