@@ -103,15 +103,17 @@ def test_threads_never_exceed_the_size(redis_client):
 
 
 def test_renew_keeps_a_long_holder(redis_client):
-    pool = Pool(redis_client, "api_calls", size=1, lease_seconds=0.5)
+    # Margins of a second or more on each side, so a loaded machine cannot flip the outcome: renewals
+    # every 0.5 s keep a 2-s lease alive well past its first expiry; then 3 s without one lose it.
+    pool = Pool(redis_client, "api_calls", size=1, lease_seconds=2.0)
     lease = pool.acquire(1)
     first_expiry = lease.expires
-    for _ in range(4):  # 1.2 s in all: more than twice the lease
-        time.sleep(0.3)
+    for _ in range(6):  # 3 s in all: past the first expiry
+        time.sleep(0.5)
         lease.renew()
         assert pool.try_acquire() is None
-    assert lease.expires > first_expiry + 1
-    time.sleep(0.7)  # no renewal: it expires and is reclaimed
+    assert lease.expires > first_expiry + 2.5
+    time.sleep(3.0)  # no renewal: it expires and is reclaimed
     other = pool.try_acquire()
     assert other is not None
     with pytest.raises(LeaseLost):

@@ -113,3 +113,6 @@ def test_mixed_faults_never_escape(sandbox_fast, limiter, provider):
         assert_sound(result)
         seen.add(result.outcome)
     assert seen <= {Outcome.OK, Outcome.TRANSIENT, Outcome.BAD_DATA, Outcome.THROTTLED}
+    # the faults really happened, and so did answers that got through (a client failing every call
+    # would otherwise pass)
+    assert Outcome.OK in seen and seen & {Outcome.TRANSIENT, Outcome.BAD_DATA}, seen
