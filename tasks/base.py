@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 
 from celery import Task, shared_task
 
 import beat_schedule
-from runtime import resources
+from runtime import keys, resources
 from runtime.queues import queue_for_task
 from tasks.runs import call_dispatched
 
@@ -47,7 +48,7 @@ class TickerbeatTask(Task):
             entry = beat_schedule.BY_NAME[entry_name]
             if entry.every:  # an interval entry: idempotent work, neither gated nor claimed
                 return super().__call__(*args, **kwargs)
-            level = _conservation_level() if entry.conserve else 0
+            level = conservation_level() if entry.conserve else 0
             firing = beat_schedule.gate(entry, datetime.now(UTC), level)
             if isinstance(firing, str):
                 log.info("%s: skipped, %s", entry_name, firing)
@@ -66,7 +67,7 @@ def tickerbeat_task(**options):
     return shared_task(base=TickerbeatTask, **options)
 
 
-def _conservation_level() -> int:
-    from tasks.planner import conservation_level
-
-    return conservation_level()
+def conservation_level() -> int:
+    """The level set by the last budget check (0 when none ran)."""
+    raw = resources.current().redis.get(keys.CONSERVATION)
+    return int(json.loads(raw).get("level", 0)) if raw else 0

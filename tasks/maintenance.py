@@ -8,10 +8,12 @@ from pathlib import Path
 
 from runtime import resources
 from runtime.queues import PROVIDERS
+from storage import active_symbols
 from storage import backup as storage_backup
 from tasks import runs
 from tasks.base import tickerbeat_task
 from tasks.dispatch import feed_provider
+from tasks.panels import load_panel, prune_cache
 
 log = logging.getLogger("tickerbeat.maintenance")
 
@@ -68,9 +70,6 @@ def backup(day: str | None = None) -> dict:
 def warm_cache(day: str | None = None) -> dict:
     """Build the session's analysis panel (after the overnight bars) so the pre-market refresh reads it
     from the cache, and delete cached panels older than ``PANEL_KEEP_DAYS``."""
-    from storage import active_symbols
-    from tasks.panels import load_panel, prune_cache
-
     removed = prune_cache(PANEL_KEEP_DAYS)
     with resources.current().db.session() as s:
         symbols = active_symbols(s)

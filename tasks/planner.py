@@ -23,11 +23,20 @@ from datetime import date, timedelta
 import marketcal
 from dispatch import RunSpec
 from planning.admission import admit, oldest_first, priority_order
+from planning.budget import budget_status, provider_cost
 from ratelimits import capacity_within
 from runtime import keys, resources
-from storage import active_symbols, days_with_bars, last_bar_days, mark_stale, symbols_missing_bar, tiers
+from storage import (
+    active_symbols,
+    days_with_bars,
+    last_bar_days,
+    mark_stale,
+    symbols_missing_bar,
+    tiers,
+    usage_for,
+)
 from tasks import runs
-from tasks.base import tickerbeat_task
+from tasks.base import conservation_level, tickerbeat_task
 from tasks.fetching import record_run_usage
 
 log = logging.getLogger("tickerbeat.planner")
@@ -216,18 +225,9 @@ def after_backfill(run_id: str, day: str) -> dict:
     return {"day": day, "run": run_id, "sessions": ledger.made if ledger else 0}
 
 
-def conservation_level() -> int:
-    """The level set by the last budget check (0 when none ran)."""
-    raw = resources.current().redis.get(keys.CONSERVATION)
-    return int(json.loads(raw).get("level", 0)) if raw else 0
-
-
 @tickerbeat_task(name="tasks.planner.check_budget", expires=3000)
 def check_budget(day: str) -> dict:
     """Month-to-date cost and projection from recorded usage and the plans; sets conservation mode."""
-    from planning.budget import budget_status, provider_cost
-    from storage import usage_for
-
     ctx = resources.current()
     today = date.fromisoformat(day)
     calls: dict[str, dict[date, int]] = {p: {} for p in ctx.settings.providers}

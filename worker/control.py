@@ -23,9 +23,15 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 
 from celery.worker.control import control_command, inspect_command
+from sqlalchemy.exc import SQLAlchemyError
 
-from runtime import keys
+import marketcal
+from monitoring.ledgers import by_provider, day_ledgers, record
+from planning.fit import check
+from ratelimits import QuotaError
+from runtime import keys, resources
 from runtime.queues import PROVIDERS
+from storage import StorageError, active_symbols
 
 log = logging.getLogger("tickerbeat.control")
 
@@ -96,7 +102,6 @@ def plan_report(day: str, recorded: Mapping, fits: bool, lines: list[str], unive
     ``runs`` lists each run's record (planned, admitted, made, deferred_then_made, carried, stale, pending,
     adds_up, problems); ``dispatch`` sums them per provider; ``adds_up`` is False when any run's counts do
     not add up."""
-    from monitoring.ledgers import by_provider
 
     entries = {}
     for field, raw in sorted((_text(k), _text(v)) for k, v in recorded.items()):
@@ -125,7 +130,6 @@ def _text(value) -> str:
 def plan_day(today: date) -> str:
     """The trading day whose plan ``inspect plan`` shows by default: ``today`` (New York) if it is a
     session, else the session before it (the day the overnight entries work for)."""
-    import marketcal
 
     return (today if marketcal.is_trading_day(today) else marketcal.previous_trading_day(today)).isoformat()
 
@@ -144,8 +148,6 @@ def check_provider(name: str | None) -> str | None:
 @inspect_command(default_timeout=5.0)
 def quotas(state, **kwargs):
     """Quota usage per provider: windows (used/limit, next reset), block, waits, violations."""
-    from ratelimits import QuotaError
-    from runtime import resources
 
     ctx = resources.current()
     out = {}
@@ -163,10 +165,6 @@ def quotas(state, **kwargs):
 def plan(state, day: str | None = None, **kwargs):
     """The day's runs (default: today, New York) with their ledgers, the planner's decisions and the
     capacity plan."""
-    import marketcal
-    from monitoring.ledgers import day_ledgers, record
-    from planning.fit import check
-    from runtime import resources
 
     try:
         the_day = (
@@ -182,9 +180,6 @@ def plan(state, day: str | None = None, **kwargs):
 
 
 def _universe(ctx) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from storage import StorageError, active_symbols
 
     try:
         with ctx.db.session() as s:
@@ -196,8 +191,6 @@ def _universe(ctx) -> int:
 @control_command(signature="<provider>", args=[("provider", str)])
 def pause_provider(state, provider: str | None = None, **kwargs):
     """Stop every worker calling a provider (a Redis block) until resume_provider."""
-    from ratelimits import QuotaError
-    from runtime import resources
 
     problem = check_provider(provider)
     if problem:
@@ -213,8 +206,6 @@ def pause_provider(state, provider: str | None = None, **kwargs):
 @control_command(signature="<provider>", args=[("provider", str)])
 def resume_provider(state, provider: str | None = None, **kwargs):
     """Lift a provider's block (an operator pause or a throttle) for every worker."""
-    from ratelimits import QuotaError
-    from runtime import resources
 
     problem = check_provider(provider)
     if problem:

@@ -1,4 +1,5 @@
-"""Worker lifecycle hooks: migrate the schema when a worker starts, rebuild per-process resources after fork."""
+"""Worker lifecycle hooks: migrate the schema when a worker starts, rebuild per-process resources after fork,
+and at beat's start print the capacity plan and send the first start's bootstrap."""
 
 from __future__ import annotations
 
@@ -6,32 +7,31 @@ import logging
 
 from celery.signals import beat_init, worker_init, worker_process_init
 
+from planning.fit import check
+from runtime import resources
+from runtime.settings import load
+from storage import Database, active_symbols
+from storage.migrate import upgrade
+
 log = logging.getLogger("tickerbeat.worker")
 
 
 @worker_init.connect
 def migrate_on_start(sender=None, **kwargs) -> None:
     """Bring the schema to head before consuming (safe when several workers start at once)."""
-    from storage.migrate import upgrade
-    from worker.celery import settings
-
-    upgrade(settings.database_url)
+    upgrade(load().database_url)
 
 
 @worker_process_init.connect
 def fresh_resources_after_fork(**kwargs) -> None:
     """A pool child must not share its parent's Redis sockets or database connections."""
-    from runtime import resources
-
     resources.reset()
 
 
 @beat_init.connect
 def check_capacity_plan(sender=None, **kwargs) -> None:
     """Beat prints the day's capacity plan when it starts, loudly when the schedule cannot fit the quotas."""
-    from planning.fit import check
-    from worker.celery import settings
-
+    settings = load()
     fits, lines = check(settings, _universe_size(settings))
     for line in lines:
         log.info("%s", line)
@@ -44,15 +44,11 @@ def start_bootstrap(sender=None, **kwargs) -> None:
     """A first start sets itself up at once (universe, paced history, tiers, model) rather than at the
     bootstrap entry's first interval; a later start only has the bootstrap report progress. Idempotent,
     so a standby beat doing it too is harmless. The feeder is woken for work left in line by a restart."""
-    from worker.celery import app
-
-    app.send_task("tasks.tiers.bootstrap")
-    app.send_task("tasks.dispatch.feed")
+    sender.app.send_task("tasks.tiers.bootstrap")
+    sender.app.send_task("tasks.dispatch.feed")
 
 
 def _universe_size(settings) -> int:
-    from storage import Database, active_symbols
-
     db = Database(settings.database_url)
     try:
         with db.session() as s:
