@@ -22,7 +22,7 @@ from storage.bookkeeping import (
 )
 from storage.engine import DEFAULT_URL, Database, redact
 from storage.errors import StorageError
-from storage.panel import PANEL_FIELDS, Panel, to_panel
+from storage.panel import PANEL_FIELDS, BarMatrix, to_panel
 from storage.reads import (
     active_symbols,
     bars_between,
@@ -63,7 +63,7 @@ __all__ = [
     "DEFAULT_URL",
     "PANEL_FIELDS",
     "Database",
-    "Panel",
+    "BarMatrix",
     "StorageError",
     "active_symbols",
     "add_api_usage",

@@ -1,6 +1,6 @@
 """Pure reshaping of long-form bars into the wide arrays the analysis code works on.
 
-A ``Panel`` holds one float64 array per field, shaped ``(days, symbols)``: row ``i`` is ``days[i]``,
+A ``BarMatrix`` holds one float64 array per field, shaped ``(days, symbols)``: row ``i`` is ``days[i]``,
 column ``j`` is ``symbols[j]``, and a missing bar is NaN in every field (never a carried-forward value).
 """
 
@@ -18,7 +18,7 @@ PANEL_FIELDS = ("close", "high", "low", "volume")
 
 
 @dataclass(frozen=True)
-class Panel:
+class BarMatrix:
     """Wide bars: ``days`` (datetime64[D], ascending), ``symbols`` and one (days x symbols) array per field."""
 
     days: np.ndarray
@@ -42,8 +42,8 @@ class Panel:
 
 def to_panel(
     frame: pd.DataFrame, *, symbols: Sequence[str] | None = None, days: Sequence | None = None
-) -> Panel:
-    """Spread ``frame`` (columns symbol, day, close, high, low, volume) into a ``Panel``.
+) -> BarMatrix:
+    """Spread ``frame`` (columns symbol, day, close, high, low, volume) into a ``BarMatrix``.
 
     ``symbols``: the columns, in this order (a symbol without bars is an all-NaN column); default: the
     frame's symbols, sorted. ``days``: the rows, sorted ascending (days without bars are all-NaN rows,
@@ -71,4 +71,4 @@ def to_panel(
         array = np.full((len(day_axis), len(symbol_axis)), np.nan, dtype=np.float64)
         array[rows, cols] = np.asarray(frame[name], dtype=np.float64)[keep]
         arrays[name] = array
-    return Panel(days=day_axis, symbols=symbol_axis, **arrays)
+    return BarMatrix(days=day_axis, symbols=symbol_axis, **arrays)

@@ -27,7 +27,7 @@ from storage.models import (
     StaleMark,
     Symbol,
 )
-from storage.panel import Panel, to_panel
+from storage.panel import BarMatrix, to_panel
 from storage.rows import as_date
 
 IN_CHUNK = 500  # symbols per IN (...) list: well under SQLite's variable limit
@@ -107,7 +107,7 @@ def bars_panel(
     end: date | str,
     symbols: Sequence[str] | None = None,
     days: Sequence | None = None,
-) -> Panel:
+) -> BarMatrix:
     """Bars from ``start`` to ``end`` as wide (days x symbols) float64 arrays with NaN where a bar is missing.
 
     ``symbols`` fixes the columns and their order (default: every symbol with a bar, sorted); ``days`` fixes
