@@ -49,7 +49,7 @@ class ProviderConfig:
 
     @classmethod
     def from_settings(cls, settings: object) -> ProviderConfig:
-        """From a ``runtime.settings.ProviderSettings`` (duck-typed: this package never imports worker)."""
+        """From a ``runtime.settings.ProviderAccount`` (duck-typed: this package never imports runtime)."""
         key = settings.api_key  # type: ignore[attr-defined]
         reveal = getattr(key, "reveal", None)
         return cls(

@@ -25,7 +25,7 @@ from storage import Database
 _POOL_CONNECTIONS = 4
 
 
-class Context:
+class Resources:
     """Everything a task body looks up, built on first use from the settings."""
 
     def __init__(self, settings: Settings) -> None:
@@ -73,16 +73,8 @@ class Context:
             )
             session.mount("http://", adapter)
             session.mount("https://", adapter)
-            config = ProviderConfig(
-                name=provider,
-                base_url=p.base_url,
-                api_key=p.api_key.reveal(),
-                plan=p.plan,
-                connect_timeout=p.connect_timeout,
-                read_timeout=p.read_timeout,
-            )
             self._clients[provider] = CLIENTS[provider](
-                config,
+                ProviderConfig.from_settings(p),
                 session,
                 self.limiter,
                 self.policy(provider),
@@ -110,21 +102,21 @@ def _policy(text: str) -> ratelimits.Policy:
 
 
 _lock = threading.Lock()
-_current: Context | None = None
+_current: Resources | None = None
 
 
-def current() -> Context:
+def current() -> Resources:
     """This process's resources, built from ``runtime.settings.load()`` (the process's one settings
     object) on first use."""
     global _current
     if _current is None:
         with _lock:
             if _current is None:
-                _current = Context(load())
+                _current = Resources(load())
     return _current
 
 
-def install(ctx: Context) -> None:
+def install(ctx: Resources) -> None:
     """Use ``ctx`` as this process's context (tests and tools that run task code in-process)."""
     global _current
     with _lock:

@@ -50,8 +50,10 @@ class Secret:
 
 
 @dataclass(frozen=True)
-class ProviderSettings:
-    """How to reach one provider: ``<P>_BASE_URL``, ``<P>_API_KEY``, ``<P>_PLAN``, ``<P>_QUOTA``."""
+class ProviderAccount:
+    """Our account at one provider: where and with which key to reach it (``<P>_BASE_URL``, ``<P>_API_KEY``,
+    the timeouts; a client's ``providers.ProviderConfig`` is built from these), the plan and its quota
+    (``<P>_PLAN``, ``<P>_QUOTA``) and what it costs (``<P>_MONTHLY_USD``...)."""
 
     name: str
     base_url: str
@@ -72,7 +74,7 @@ class Settings:
     result_backend: str
     redbeat_redis_url: str
     database_url: str
-    providers: Mapping[str, ProviderSettings]
+    providers: Mapping[str, ProviderAccount]
     pools: Mapping[str, int]
     pool_lease_seconds: float
     quota_guard_seconds: float
@@ -142,7 +144,7 @@ def load() -> Settings:
     return _loaded
 
 
-def _provider(env: _Env, name: str) -> ProviderSettings:
+def _provider(env: _Env, name: str) -> ProviderAccount:
     prefix = name.upper()
     plans = PROVIDER_PLANS[name]
     plan = env.str(f"{prefix}_PLAN", "free")
@@ -150,7 +152,7 @@ def _provider(env: _Env, name: str) -> ProviderSettings:
         raise SettingsError(f"{prefix}_PLAN: unknown plan {plan!r}; choose one of {', '.join(sorted(plans))}")
     quota = env.str(f"{prefix}_QUOTA", plans[plan].policy)
     _check_policy(f"{prefix}_QUOTA", quota)
-    return ProviderSettings(
+    return ProviderAccount(
         name=name,
         base_url=env.url(f"{prefix}_BASE_URL", DEFAULT_BASE_URLS[name], schemes=("http", "https")).rstrip(
             "/"

@@ -95,7 +95,7 @@ def next_text(entries: Iterable, now: datetime) -> str:
 
 
 def status_lines(ctx, now: datetime) -> list[str]:
-    """The progress line and a line per provider, from ``ctx`` (a ``runtime.resources.Context``)."""
+    """The progress line and a line per provider, from ``ctx`` (a ``runtime.resources.Resources``)."""
     from beat_schedule import entries
     from planning.bootstrap import progress_line
     from tasks.tiers import bootstrap_facts
@@ -136,9 +136,9 @@ def main(argv: list[str] | None = None, clock: Callable[[], datetime] = lambda: 
     except SettingsError as exc:
         print(f"tickerbeat status: configuration error: {exc}", file=sys.stderr)
         return 2
-    from runtime.resources import Context
+    from runtime.resources import Resources
 
-    ctx = Context(settings)
+    ctx = Resources(settings)
     try:
         lines = status_lines(ctx, clock())
     except (redis.RedisError, QuotaError) as exc:

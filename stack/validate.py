@@ -77,11 +77,10 @@ def sandbox_settings(settings: Settings, sandbox: SandboxProcess) -> Settings:
 def provider_client(settings: Settings, provider: str, limiter: ratelimits.Limiter, max_wait: float):
     """A provider's real client on its own HTTP session, paced by ``limiter`` under the configured policy."""
     p = settings.providers[provider]
-    config = ProviderConfig(
-        provider, p.base_url, p.api_key.reveal(), p.plan, p.connect_timeout, p.read_timeout
-    )
     policy = ratelimits.parse_policy(p.quota)
-    return CLIENTS[provider](config, requests.Session(), limiter, policy, max_wait=max_wait)
+    return CLIENTS[provider](
+        ProviderConfig.from_settings(p), requests.Session(), limiter, policy, max_wait=max_wait
+    )
 
 
 # -- 1. rate limits ---------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def ctx(tmp_path, redis_url):
     url = f"sqlite:///{tmp_path / 'tickerbeat.db'}"
     upgrade(url)
     settings = Settings.from_env({"REDIS_URL": redis_url, "DATABASE_URL": url})
-    installed = resources.Context(settings)
+    installed = resources.Resources(settings)
     resources.install(installed)
     yield installed
     resources.reset()

@@ -32,7 +32,7 @@ def ctx(tmp_path, redis_url, database_url):
         settings = Settings.from_env(
             {"REDIS_URL": redis_url, "DATABASE_URL": url, "TICKERBEAT_DATA_DIR": str(tmp_path)}
         )
-        installed = resources.Context(settings)
+        installed = resources.Resources(settings)
         resources.install(installed)
         yield installed
         resources.reset()

@@ -37,7 +37,7 @@ def ctx(tmp_path, redis_url, database_url):
         settings = Settings.from_env({"REDIS_URL": redis_url, "DATABASE_URL": url,
                                       "TICKERBEAT_DATA_DIR": str(tmp_path / "data"),
                                       "TICKERBEAT_REPORTS_DIR": str(tmp_path / "reports")})  # fmt: skip
-        installed = resources.Context(settings)
+        installed = resources.Resources(settings)
         resources.install(installed)
         with installed.db.session() as s, s.begin():
             upsert_symbols(s, [{"ticker": t, "name": t, "source": "test"} for t in SYMBOLS])

@@ -68,7 +68,7 @@ def test_a_fresh_box_bootstraps_itself_and_a_restart_resumes(tmp_path):
                 with db.session() as s:
                     return len(active_symbols(s))
 
-            assert _wait_for(universe, 120, "universe loaded") >= SYMBOLS
+            assert _wait_for(universe, 240, "universe loaded") >= SYMBOLS  # workers boot slowly on busy cores
             # ... and the history is running: one open run, calls made at the quota's pace, many pending
             run_id = _wait_for(lambda: client.get(keys.BACKFILL_RUN), 60, "history run planned").decode()
             ledger = _wait_for(lambda: (lg := backlog.ledger(run_id)) and lg.made >= 5 and lg, 90,
