@@ -163,9 +163,8 @@ def quotas(state, **kwargs):
 
 @inspect_command(default_timeout=5.0, signature="[YYYY-MM-DD]", args=[("day", str)])
 def plan(state, day: str | None = None, **kwargs):
-    """The day's runs (default: today, New York) with their ledgers, the planner's decisions and the
-    capacity plan."""
-
+    """The day's runs (default: today, New York) with their ledgers, the planner's decisions, the capacity
+    plan, and the first start's progress line (``bootstrap``)."""
     try:
         the_day = (
             date.fromisoformat(day).isoformat() if day else plan_day(datetime.now(marketcal.EASTERN).date())
@@ -176,7 +175,10 @@ def plan(state, day: str | None = None, **kwargs):
     universe = _universe(ctx)
     fits, lines = check(ctx.settings, universe)
     runs = [record(ledger) for ledger in day_ledgers(ctx.backlog, [the_day])]
-    return plan_report(the_day, ctx.redis.hgetall(keys.decisions(the_day)), fits, lines, universe, runs)
+    report = plan_report(the_day, ctx.redis.hgetall(keys.decisions(the_day)), fits, lines, universe, runs)
+    # the first start's progress line (universe, history, tiers, model), as the bootstrap last wrote it
+    report["bootstrap"] = _text(ctx.redis.hget(keys.BOOTSTRAP, "status") or b"") or None
+    return report
 
 
 def _universe(ctx) -> int:

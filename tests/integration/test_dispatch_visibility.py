@@ -105,6 +105,10 @@ def test_inspect_plan_shows_every_runs_ledger_and_whether_it_adds_up(ctx):
     assert sweep["problems"] == ["pending 2 (admitted - made - carried - stale) != 1 in line + 0 in flight"]
     assert report["dispatch"]["finnhub"]["not_adding_up"] == 1 and report["dispatch"]["polygon"]["adds_up"]
     assert plan(None, day="2026-11-20")["runs"] == []
+    # the first start's progress line, once the bootstrap has written one
+    assert report["bootstrap"] is None
+    ctx.redis.hset(keys.BOOTSTRAP, "status", "universe 6,500 · history 137/500 sessions")
+    assert plan(None, day=DAY)["bootstrap"] == "universe 6,500 · history 137/500 sessions"
 
 
 def test_the_day_and_its_preparation_are_read_from_their_days_and_the_open_runs(ctx):
