@@ -13,12 +13,8 @@ records (mappings or objects with attributes named like the columns).
 
 from storage.bookkeeping import (
     add_api_usage,
-    complete_batch,
     record_run_finish,
     record_run_start,
-    redrive_batch,
-    register_batch,
-    stalled_batches,
 )
 from storage.engine import DEFAULT_URL, Database, redact
 from storage.errors import StorageError
@@ -74,7 +70,6 @@ __all__ = [
     "listing_split",
     "pinned_tiers",
     "symbols_without_bars",
-    "complete_batch",
     "days_with_bars",
     "last_bar_days",
     "latest_bar_day",
@@ -88,12 +83,9 @@ __all__ = [
     "record_run_finish",
     "record_run_start",
     "redact",
-    "redrive_batch",
-    "register_batch",
     "replace_quality",
     "replace_recommendations",
     "stale_for",
-    "stalled_batches",
     "symbols_missing_bar",
     "tiers",
     "to_panel",

@@ -1,30 +1,28 @@
-"""Operational records: API usage counters, pipeline runs, and chord batches for the hung-chord watchdog.
+"""Operational records: API usage counters and pipeline runs.
 
 All functions take the caller's session and never commit; all are safe to repeat after a redelivery:
-usage counts add (so call them once per counted event, not per attempt to store it), run and batch
-registration keep the first record, finishing and completing keep the first finish time.
+usage counts add (so call them once per counted event, not per attempt to store it), run registration
+keeps the first record, finishing keeps the first finish time.
 Times are aware UTC datetimes; ``now`` parameters default to the current time.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from storage.errors import StorageError
-from storage.models import USAGE_COUNTS, ApiUsage, ChordBatch, PipelineRun
+from storage.models import USAGE_COUNTS, ApiUsage, PipelineRun
 from storage.rows import jsonable, normalise, spec_for
 from storage.types import as_utc
 from storage.upsert import write_rows
 
 _USAGE = spec_for(ApiUsage.__table__)
 _RUNS = spec_for(PipelineRun.__table__)
-_BATCHES = spec_for(ChordBatch.__table__)
 RUN_STATUSES = ("running", "ok", "partial", "failed")
 
 
@@ -98,82 +96,9 @@ def record_run_finish(
     return result.rowcount or 0
 
 
-def register_batch(
-    session: Session,
-    batch_id: str,
-    *,
-    kind: str,
-    queue: str,
-    callback: str,
-    task_ids: Iterable[str],
-    deadline: datetime,
-    run_id: str | None = None,
-    now: datetime | None = None,
-) -> int:
-    """Record a chord in flight (``batch_id`` = the header group's id); overdue once ``deadline`` passes.
-
-    Returns 1 when recorded, 0 when the batch was registered before (the first registration stands).
-    """
-    ids = [str(t) for t in task_ids]
-    row = {
-        "batch_id": batch_id,
-        "run_id": run_id,
-        "kind": kind,
-        "queue": queue,
-        "callback": callback,
-        "task_ids": ids,
-        "expected": len(ids),
-        "created_at": _now(now),
-        "deadline": deadline,
-        "redriven": 0,
-    }
-    (rows,) = normalise(_BATCHES, [row])
-    if rows[0]["deadline"] <= rows[0]["created_at"]:
-        raise StorageError(f"chord_batches: deadline {rows[0]['deadline'].isoformat()} is not after creation")
-    existing = session.get(ChordBatch, batch_id)
-    if existing is not None:
-        return 0
-    write_rows(session, ChordBatch.__table__, _BATCHES.keys, rows, update=False)
-    return 1
-
-
-def complete_batch(session: Session, batch_id: str, *, now: datetime | None = None) -> int:
-    """Mark a batch's callback as run. Returns 1 the first time, 0 when already complete or unknown."""
-    result = session.execute(
-        update(ChordBatch)
-        .where(ChordBatch.batch_id == batch_id, ChordBatch.completed_at.is_(None))
-        .values(completed_at=_now(now))
-    )
-    return result.rowcount or 0
-
-
-def redrive_batch(session: Session, batch_id: str, deadline: datetime) -> int:
-    """Count one redrive of an incomplete batch and move its deadline; returns 1, or 0 if complete/unknown."""
-    result = session.execute(
-        update(ChordBatch)
-        .where(ChordBatch.batch_id == batch_id, ChordBatch.completed_at.is_(None))
-        .values(redriven=ChordBatch.redriven + 1, deadline=as_utc(deadline))
-    )
-    return result.rowcount or 0
-
-
-def stalled_batches(session: Session, now: datetime | None = None) -> list[ChordBatch]:
-    """Incomplete batches whose deadline is before ``now``, oldest deadline first."""
-    query = (
-        select(ChordBatch)
-        .where(ChordBatch.completed_at.is_(None), ChordBatch.deadline < _now(now))
-        .order_by(ChordBatch.deadline, ChordBatch.batch_id)
-    )
-    return list(session.scalars(query))
-
-
 __all__ = [
     "RUN_STATUSES",
     "add_api_usage",
-    "complete_batch",
     "record_run_finish",
     "record_run_start",
-    "redrive_batch",
-    "register_batch",
-    "stalled_batches",
 ]

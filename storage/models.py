@@ -222,26 +222,6 @@ class PipelineRun(Base):
     __table_args__ = (Index("ix_pipeline_runs_kind_day", "kind", "trading_day"),)
 
 
-class ChordBatch(Base):
-    """A chord in flight, for the hung-chord watchdog: overdue when ``deadline`` passes uncompleted."""
-
-    __tablename__ = "chord_batches"
-
-    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the chord header's group id
-    run_id: Mapped[str | None] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(32))
-    queue: Mapped[str] = mapped_column(String(32))
-    callback: Mapped[str] = mapped_column(String(255))  # the callback task's name
-    task_ids: Mapped[list[Any]]
-    expected: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime]
-    deadline: Mapped[datetime]
-    completed_at: Mapped[datetime | None]
-    redriven: Mapped[int] = mapped_column(Integer, default=0)
-
-    __table_args__ = (Index("ix_chord_batches_open", "completed_at", "deadline"),)
-
-
 # The day-level "no recommendations today" record: a data_quality row of this check and scope whose
 # detail carries the reason (e.g. too little history to train the model); see storage.writes.
 SKIPPED_CHECK, SKIPPED_SCOPE = "recommendations_skipped", "universe"

@@ -11,15 +11,11 @@ from sqlalchemy import func, select
 from storage import (
     StorageError,
     add_api_usage,
-    complete_batch,
     record_run_finish,
     record_run_start,
-    redrive_batch,
-    register_batch,
-    stalled_batches,
     usage_for,
 )
-from storage.models import ApiUsage, ChordBatch, PipelineRun
+from storage.models import ApiUsage, PipelineRun
 
 DAY = date(2026, 11, 27)
 NOW = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
@@ -112,51 +108,3 @@ def test_runs_start_once_and_finish_once(db):
 def test_finishing_with_an_unknown_status_is_refused(db):
     with pytest.raises(StorageError, match="status 'done'"), db.session() as s, s.begin():
         record_run_finish(s, record_run_start(s, "evening"), "done")
-
-
-def register(s, batch_id, deadline, now=NOW - timedelta(hours=1)):
-    return register_batch(
-        s,
-        batch_id,
-        kind="fetch",
-        queue="finnhub",
-        callback="tasks.analysis.analyse_batch",
-        task_ids=[f"{batch_id}-{i}" for i in range(3)],
-        deadline=deadline,
-        run_id="run-1",
-        now=now,
-    )
-
-
-def test_stalled_batches_are_only_the_overdue_incomplete_ones(db):
-    with db.session() as s, s.begin():
-        assert register(s, "overdue", NOW - timedelta(minutes=10)) == 1
-        assert register(s, "overdue-but-done", NOW - timedelta(minutes=20)) == 1
-        assert register(s, "due-later", NOW + timedelta(minutes=10)) == 1
-        assert register(s, "due-exactly-now", NOW) == 1
-        assert register(s, "overdue", NOW + timedelta(days=1), now=NOW) == 0  # redelivered: first one stands
-        assert complete_batch(s, "overdue-but-done", now=NOW - timedelta(minutes=30)) == 1
-        assert complete_batch(s, "overdue-but-done", now=NOW) == 0
-    with db.session() as s:
-        stalled = stalled_batches(s, NOW)
-        assert [(b.batch_id, b.expected, b.task_ids, b.redriven) for b in stalled] == [
-            ("overdue", 3, ["overdue-0", "overdue-1", "overdue-2"], 0)
-        ]
-        assert [b.batch_id for b in stalled_batches(s, NOW + timedelta(minutes=11))] == [
-            "overdue",
-            "due-exactly-now",
-            "due-later",
-        ]
-    with db.session() as s, s.begin():
-        assert redrive_batch(s, "overdue", NOW + timedelta(minutes=15)) == 1
-        assert redrive_batch(s, "overdue-but-done", NOW + timedelta(minutes=15)) == 0
-    with db.session() as s:
-        assert stalled_batches(s, NOW) == []
-        assert s.get(ChordBatch, "overdue").redriven == 1
-        assert s.get(ChordBatch, "overdue-but-done").completed_at == NOW - timedelta(minutes=30)
-    assert count(db, ChordBatch) == 4
-
-
-def test_a_deadline_before_creation_is_refused(db):
-    with pytest.raises(StorageError, match="deadline"), db.session() as s, s.begin():
-        register(s, "b", NOW - timedelta(hours=2))
