@@ -1,6 +1,6 @@
 """Contract tests, Finnhub and Polygon: every endpoint and error class of docs/providers.md, over real HTTP.
 
-Expected keys and texts are copied from /work/shared/providers.md (the documentation), never from the
+Expected keys and texts are copied from docs/providers.md (Provider facts: the documentation), never from the
 sandbox's own output. The server (``sandbox_contract`` in conftest.py) runs the free profile's plan rules
 with its rate limits lifted, a frozen clock at Wednesday 2026-11-25 17:00 ET (after the close; Thursday is
 Thanksgiving, Friday a half day), and two valid keys.

@@ -1,7 +1,7 @@
 """Contract tests, Alpha Vantage and Yahoo, and one market behind all four providers (see
 test_sandbox_contract.py for the server: free plan rules, no limits, clock frozen at 2026-11-25 17:00 ET).
 
-Expected keys and texts are copied from /work/shared/providers.md, never from the sandbox's own output.
+Expected keys and texts are copied from docs/providers.md (Provider facts), never from the sandbox's own output.
 """
 
 from __future__ import annotations

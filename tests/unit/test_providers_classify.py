@@ -1,4 +1,4 @@
-"""Every error and success body of /work/shared/providers.md, copied here, mapped to exactly one outcome."""
+"""Every error and success body of docs/providers.md (Provider facts), copied here, mapped to exactly one outcome."""
 
 from __future__ import annotations
 
