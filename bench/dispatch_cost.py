@@ -135,10 +135,10 @@ def feeder_pass(client, passes: int = 300) -> dict:
     )
     noop = client.register_script("return 0")
     for _ in range(20):
-        assert feed_provider(ctx, "finnhub")["released"] == 0
+        assert feed_provider(ctx, "finnhub", ctx.backlog.open_runs())["released"] == 0
     start = time.perf_counter()
     for _ in range(passes):
-        feed_provider(ctx, "finnhub")
+        feed_provider(ctx, "finnhub", ctx.backlog.open_runs())
     pass_us = (time.perf_counter() - start) / passes * 1e6
     start = time.perf_counter()
     for _ in range(passes):

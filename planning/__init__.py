@@ -2,7 +2,7 @@
 and the day's capacity plan against each quota's shape. No Redis, Celery or storage: numbers and lists in,
 decisions out."""
 
-from planning.admission import Admission, admit, calls_in, remaining_calls
+from planning.admission import Admission, admit, calls_in
 from planning.capacity import CapacityPlan, DailyWork, RunRow, capacity_plan, simulate_day, work_for
 from planning.history import HistoryRow, history_sessions
 
@@ -16,7 +16,6 @@ __all__ = [
     "calls_in",
     "capacity_plan",
     "history_sessions",
-    "remaining_calls",
     "simulate_day",
     "work_for",
 ]

@@ -11,9 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from ratelimits import Policy, ProviderStats
-
-DAY = 86400.0
+from ratelimits import Policy
 
 
 def calls_in(policy: Policy, seconds: float) -> int:
@@ -22,30 +20,6 @@ def calls_in(policy: Policy, seconds: float) -> int:
     if seconds <= 0:
         return 0
     return min(w.limit * max(1, math.ceil(seconds / w.seconds)) for w in policy.windows)
-
-
-def remaining_calls(policy: Policy, stats: ProviderStats, seconds: float) -> int:
-    """Calls the quota can still serve in the next ``seconds``, given what is already used or booked.
-
-    Conservative: a window's used units are counted as if they stayed until its next reset; a block
-    removes its remaining time from the horizon (an operator pause, ``inf``, leaves nothing).
-    """
-    horizon = seconds
-    if stats.blocked_until is not None:
-        horizon -= max(0.0, stats.blocked_until - stats.at)
-    if horizon <= 0:
-        return 0
-    best = math.inf
-    for window, ws in zip(policy.windows, stats.windows, strict=True):
-        free_now = max(0, ws.limit - ws.used)
-        if window.calendar:
-            until_reset = (ws.next_reset - stats.at) if ws.next_reset else DAY
-            resets = 0 if horizon < until_reset else 1 + int((horizon - until_reset) // DAY)
-            allowed = free_now + resets * ws.limit
-        else:
-            allowed = free_now + ws.limit * int(horizon // window.seconds)
-        best = min(best, allowed)
-    return int(best)
 
 
 @dataclass(frozen=True)

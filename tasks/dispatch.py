@@ -33,12 +33,12 @@ LOCK_MS = 20_000
 
 
 @tickerbeat_task(name="tasks.dispatch.feed", expires=60)
-def feed(day: str | None = None, chain: bool = False) -> dict:
+def feed(chain: bool = False) -> dict:
     """One feeder pass over every provider; re-arms while work is pending. Returns what it did."""
     ctx = resources.current()
     if chain:
         ctx.redis.delete(_chain_key())
-    report = {p: feed_provider(ctx, p) for p in PROVIDERS}
+    report = feed_all(ctx)
     if any(r.get("in_line") or r.get("in_flight") for r in report.values()):
         if ctx.redis.set(_chain_key(), "1", nx=True, ex=int(FEED_INTERVAL * 8)):
             feed.apply_async(kwargs={"chain": True}, countdown=FEED_INTERVAL)
@@ -49,7 +49,14 @@ def _chain_key() -> str:
     return f"{resources.current().backlog.prefix}:chain"
 
 
-def feed_provider(ctx, provider: str) -> dict:
+def feed_all(ctx) -> dict[str, dict]:
+    """A feeder pass over every provider (the open runs read once for all of them)."""
+    open_runs = ctx.backlog.open_runs()
+    return {p: feed_provider(ctx, p, [s for s in open_runs if s.provider == p]) for p in PROVIDERS}
+
+
+def feed_provider(ctx, provider: str, open_runs) -> dict:
+    """Reclaim, close ended windows of ``open_runs`` (the provider's), release what is due."""
     backlog = ctx.backlog
     lock = f"{backlog.prefix}:{{{provider}}}:feeding"
     token = uuid.uuid4().hex
@@ -62,8 +69,8 @@ def feed_provider(ctx, provider: str) -> dict:
             runs.conclude(release, settled, "its release was lost and its window had ended")
         if reclaimed:
             log.warning("%s: %d releases presumed lost, back in line", provider, len(reclaimed))
-        for spec in backlog.open_runs():
-            if spec.provider == provider and spec.deadline is not None and spec.deadline <= now:
+        for spec in open_runs:
+            if spec.deadline is not None and spec.deadline <= now:
                 closed = backlog.close(spec)
                 runs.expire(spec, closed.keys, "its window ended before the quota could serve it")
                 if closed.complete:
@@ -88,6 +95,5 @@ def _send(backlog, releases) -> int:
     for release in releases:
         spec = specs.get(release.run_id) or specs.setdefault(release.run_id, backlog.spec(release.run_id))
         kwargs = {**spec.call_kwargs(release.key), "_dispatch": release.member}
-        # send_task: the release marker is the wrapper's, not the task function's (no argument check)
         current_app.send_task(spec.task, kwargs=kwargs)
     return len(releases)

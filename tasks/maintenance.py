@@ -7,12 +7,11 @@ from datetime import date
 from pathlib import Path
 
 from runtime import resources
-from runtime.queues import PROVIDERS
 from storage import active_symbols
 from storage import backup as storage_backup
 from tasks import runs
 from tasks.base import tickerbeat_task
-from tasks.dispatch import feed_provider
+from tasks.dispatch import feed_all
 from tasks.panels import load_panel, prune_cache
 
 log = logging.getLogger("tickerbeat.maintenance")
@@ -27,7 +26,7 @@ def watchdog(day: str | None = None) -> dict:
     ended, releases what is due), then every open run still holding calls past its deadline is logged
     with its counts, so admitted work left undone is never silent (``tickerbeat_dispatch_undone`` too)."""
     ctx = resources.current()
-    fed = {p: feed_provider(ctx, p) for p in PROVIDERS}
+    fed = feed_all(ctx)
     now = ctx.backlog.now()
     undone = []
     for spec in ctx.backlog.open_runs():

@@ -116,14 +116,3 @@ def clear_carried(key: str, count: int) -> None:
     """Drop the first ``count`` carried keys (after the run that took them was admitted)."""
     if count:
         resources.current().redis.ltrim(key, count, -1)
-
-
-def ledger_records(day: str) -> list[dict]:
-    """The plan record of every run of ``day`` (for ``celery inspect plan``, the demo and validation)."""
-    backlog = resources.current().backlog
-    out = []
-    for run_id in backlog.run_ids(day):
-        ledger = backlog.ledger(run_id)
-        if ledger is not None:
-            out.append(ledger.as_record())
-    return out

@@ -10,10 +10,10 @@ import pytest
 
 import beat_schedule
 from planning import DailyWork, admit, calls_in, capacity_plan, history_sessions, simulate_day, work_for
-from planning.admission import priority_order, remaining_calls
+from planning.admission import priority_order
 from planning.capacity import tier_counts
 from planning.history import history_backfill
-from ratelimits import ProviderStats, WindowStats, parse_policy
+from ratelimits import parse_policy
 
 
 @pytest.mark.parametrize(
@@ -30,30 +30,6 @@ from ratelimits import ProviderStats, WindowStats, parse_policy
 )
 def test_calls_in(policy, seconds, expected):
     assert calls_in(parse_policy(policy), seconds) == expected
-
-
-def _stats(windows, blocked_until=None, at=1000.0):
-    return ProviderStats("p", windows, blocked_until, None, 0, 0, 0.0, 0, 0, at=at)
-
-
-@pytest.mark.parametrize(
-    ("policy", "used", "next_resets", "blocked_until", "seconds", "expected"),
-    [
-        ("5/minute", [0], [None], None, 120, 5 + 10),
-        ("5/minute", [5], [1030.0], None, 120, 0 + 10),
-        ("5/minute", [2], [1030.0], 1060.0, 120, 3 + 5),  # 60 s blocked: one minute of horizon left
-        ("5/minute", [0], [None], float("inf"), 3600, 0),  # paused by an operator
-        ("25/day@America/New_York", [20], [1000.0 + 3600], None, 1800, 5),  # reset beyond the horizon
-        ("25/day@America/New_York", [25], [1000.0 + 3600], None, 7200, 25),  # one reset inside
-    ],
-)
-def test_remaining_calls(policy, used, next_resets, blocked_until, seconds, expected):
-    p = parse_policy(policy)
-    windows = [
-        WindowStats(w.text, w.limit, w.seconds, u, r)
-        for w, u, r in zip(p.windows, used, next_resets, strict=True)
-    ]
-    assert remaining_calls(p, _stats(windows, blocked_until), seconds) == expected
 
 
 def test_admit_and_priority():
