@@ -103,10 +103,10 @@ def redis_cost(keys: int, rounds: int) -> dict:
 
 
 def feeder_pass(client, passes: int = 300) -> dict:
-    """One pass of the real ``tasks.dispatch.feed_provider`` over a provider with calls in line and nothing
+    """One pass of the real ``jobs.feeder.feed_provider`` over a provider with calls in line and nothing
     due (Finnhub's free quota booked full for the next minute: the usual pass on a free tier), in no-op
     EVALSHA round trips."""
-    from tasks.dispatch import feed_provider  # the real pass; it only reaches Redis through ``ctx``
+    from jobs.feeder import feed_provider  # the real pass; it only reaches Redis through ``ctx``
 
     policy = parse_policy("30/second, 60/minute")
     guard = 0.25

@@ -167,7 +167,7 @@ def pacing(work: Path, sessions: int, quotes: int, symbols: int) -> list[dict]:
         submitted = backlog.now()  # the Redis clock: this machine's clock, as the sandbox's log
         for spec, keys in runs:
             backlog.submit(spec, keys)
-        local.driver.app.send_task("tasks.dispatch.feed")  # what tasks.runs.submit does after admitting
+        local.driver.app.send_task("tasks.dispatch.feed")  # what jobs.runs.submit does after admitting
         deadline = time.monotonic() + 2 * max(floors.values()) + 240
         last_said = time.monotonic()
         while True:

@@ -49,3 +49,22 @@ def oldest_first(last_day: Mapping[str, date | None], n: int) -> list[str]:
     """The ``n`` symbols whose newest bar is oldest (never refreshed first, then by date, then by name):
     a rotation that reaches every symbol of a tier in turn, ``n`` a run."""
     return sorted(last_day, key=lambda sym: (last_day[sym] or date.min, sym))[: max(0, n)]
+
+
+def cascade(
+    candidates: Sequence[str], capacities: Sequence[int]
+) -> tuple[list[tuple[str, ...]], tuple[str, ...]]:
+    """Each provider in turn takes what it can of what the ones before it could not: (the admitted keys
+    per provider, in the order of ``capacities``; what none could take)."""
+    admitted: list[tuple[str, ...]] = []
+    rest: tuple[str, ...] = tuple(candidates)
+    for capacity in capacities:
+        decision = admit(rest, capacity)
+        admitted.append(decision.admitted)
+        rest = decision.carried
+    return admitted, rest
+
+
+def by_tier(symbols: Sequence[str], tier_of: Mapping[str, int], unknown: int = 4) -> list[str]:
+    """``symbols`` in tier order (a symbol without a tier counts as ``unknown``), then by name."""
+    return sorted(symbols, key=lambda sym: (tier_of.get(sym, unknown), sym))

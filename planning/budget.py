@@ -83,3 +83,20 @@ def budget_status(costs: list[ProviderCost], budget_usd: float, warning_usd: flo
     return BudgetStatus(
         mtd, projected, budget_usd, warning_usd, conservation_level(projected, warning_usd, budget_usd)
     )
+
+
+def month_calls(usage_by_day: Mapping[date, Mapping[str, Mapping[str, int]]]) -> dict[str, dict[date, int]]:
+    """Calls per provider per day, from each day's recorded usage (``{provider: {"calls": n, ...}}``)."""
+    calls: dict[str, dict[date, int]] = {}
+    for day, by_provider in usage_by_day.items():
+        for provider, counts in by_provider.items():
+            calls.setdefault(provider, {})[day] = counts.get("calls", 0)
+    return calls
+
+
+def budget_record(day: str, status: BudgetStatus, costs: list[ProviderCost]) -> dict:
+    """What the budget check stores (conservation mode reads ``level``) and reports."""
+    return {"day": day, "level": status.level, "active": status.active,
+            "month_to_date_usd": round(status.month_to_date_usd, 2), "projection_usd": round(status.projection_usd, 2),
+            "budget_usd": status.budget_usd, "warning_usd": status.warning_usd,
+            "providers": {c.provider: round(c.projection_usd, 2) for c in costs}}  # fmt: skip

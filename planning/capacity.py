@@ -101,7 +101,7 @@ class CapacityPlan:
         return not self.late
 
 
-def tier_counts(universe: int, sizes: Sequence[int | None] = TIER_SIZES) -> dict[int, int]:
+def tier_sizes(universe: int, sizes: Sequence[int | None] = TIER_SIZES) -> dict[int, int]:
     """How many symbols each tier holds in a universe of ``universe`` symbols."""
     counts, left = {}, universe
     for tier, size in enumerate(sizes, start=1):
@@ -131,7 +131,7 @@ def work_for(
     fallbacks' budgets. Pure: entries are read through ``name``, ``task``, ``kwargs``, ``calendar``,
     ``slots()``, ``expires``. The history backfill is not here: see ``planning.history``.
     """
-    t = tier_counts(universe, sizes)
+    t = tier_sizes(universe, sizes)
     work: list[DailyWork] = []
     for e in entries:
         if e.task == "tasks.planner.plan_refresh":

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 import marketcal
 from beat_schedule import entries
 from planning.admission import calls_in
-from planning.capacity import DAY, TIER_SIZES, RunRow, capacity_plan, tier_counts, work_for
+from planning.capacity import DAY, TIER_SIZES, RunRow, capacity_plan, tier_sizes, work_for
 from planning.history import history_sessions
 from ratelimits import parse_policy
 
@@ -105,7 +105,7 @@ def check(settings, universe: int, *, end: date | None = None) -> tuple[bool, li
         "",
         "coverage and freshness per tier:",
     ]
-    for tier, n in tier_counts(universe, TIER_SIZES).items():
+    for tier, n in tier_sizes(universe, TIER_SIZES).items():
         lines.append(f"  tier {tier}: {n:>5} symbols  {FRESHNESS[tier]}")
     lines.append("")
     if plan.fits:

@@ -58,3 +58,8 @@ def mean_dollar_volumes(close, volume, symbols) -> dict[str, float]:
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: NaN, on purpose
         means = np.nanmean(close * volume, axis=0)
     return {s: float(v) for s, v in zip(symbols, means, strict=True)}
+
+
+def count_by_tier(tiers: dict[str, int]) -> dict[int, int]:
+    """How many symbols each tier holds, tiers in order."""
+    return {tier: sum(1 for v in tiers.values() if v == tier) for tier in sorted(set(tiers.values()))}

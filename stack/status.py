@@ -97,8 +97,8 @@ def next_text(entries: Iterable, now: datetime) -> str:
 def status_lines(ctx, now: datetime) -> list[str]:
     """The progress line and a line per provider, from ``ctx`` (a ``runtime.resources.Resources``)."""
     from beat_schedule import entries
+    from jobs.universe import bootstrap_facts
     from planning.bootstrap import progress_line
-    from tasks.tiers import bootstrap_facts
 
     state = {_text(k): _text(v) for k, v in ctx.redis.hgetall(keys.BOOTSTRAP).items()}
     day = (

@@ -1,2 +1,2 @@
-"""Thin Celery tasks: one module per queue's work. The only place that wires providers, the quota
-engine, storage and analysis together (through ``runtime.resources``)."""
+"""Celery tasks, one module per queue's work: wrappers of a few lines that take the process's resources
+(``runtime.resources.current()``) and the clock, and call the job in ``jobs/`` that does the work."""

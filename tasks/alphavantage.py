@@ -8,24 +8,24 @@ from __future__ import annotations
 
 from datetime import date
 
+from jobs import names
+from jobs.fetching import run_fetch
+from jobs.storing import store_missing_bars, store_symbols
+from runtime import resources
 from tasks.base import tickerbeat_task
-from tasks.fetching import run_fetch
-from tasks.storing import store_missing_bars, store_symbols
 
 
-@tickerbeat_task(name="tasks.alphavantage.fetch_daily", expires=6 * 3600)
+@tickerbeat_task(name=names.ALPHAVANTAGE_DAILY, expires=6 * 3600)
 def fetch_daily(symbol: str, start: str, end: str) -> dict:
     """The last 100 sessions of ``symbol``; bars between ``start`` and ``end`` that are missing are stored."""
+    ctx = resources.current()
     first, last = date.fromisoformat(start), date.fromisoformat(end)
-    return run_fetch(
-        "alphavantage",
-        lambda c: c.daily(symbol),
-        lambda r: store_missing_bars(r, symbol, first, last),
-        symbol=symbol,
-    )
+    store = lambda r: store_missing_bars(ctx, r, symbol, first, last)  # noqa: E731
+    return run_fetch(ctx, "alphavantage", lambda c: c.daily(symbol), store, symbol=symbol)
 
 
-@tickerbeat_task(name="tasks.alphavantage.fetch_listing")
+@tickerbeat_task(name=names.ALPHAVANTAGE_LISTING)
 def fetch_listing() -> dict:
     """LISTING_STATUS (one call of the 25 a day): active US listings, upserted into the universe."""
-    return run_fetch("alphavantage", lambda c: c.listing_status(), store_symbols)
+    ctx = resources.current()
+    return run_fetch(ctx, "alphavantage", lambda c: c.listing_status(), lambda r: store_symbols(ctx, r))

@@ -1,101 +1,23 @@
-"""Queue ``compute``: indicators and data quality, for a fetch batch (chord callback) or the whole day."""
+"""Queue ``compute``: indicators and data quality, for a run of fetches (its callback) or the whole day
+(``jobs.analysis`` does the work)."""
 
 from __future__ import annotations
 
-import logging
-from datetime import date
-
-import marketcal
-from analysis.indicators import indicator_rows
-from analysis.quality import run_checks
+from jobs import analysis, names
 from runtime import resources
-from storage import (
-    active_symbols,
-    latest_quotes,
-    mark_stale,
-    symbols_missing_bar,
-    tiers,
-    upsert_indicators,
-    upsert_quality,
-)
 from tasks.base import tickerbeat_task
-from tasks.fetching import record_run_usage
-from tasks.panels import load_panel
-
-log = logging.getLogger("tickerbeat.analysis")
 
 
-def analyse(session, day: date, symbols: list[str]) -> int:
-    """Compute and store ``day``'s indicators for ``symbols``; returns rows written."""
-    if not symbols:
-        return 0
-    panel = load_panel(session, day, symbols)
-    if panel.dates[-1] != day:
-        return 0
-    return upsert_indicators(session, indicator_rows(panel, day))
-
-
-@tickerbeat_task(name="tasks.analysis.analyse_run")
+@tickerbeat_task(name=names.ANALYSE_RUN)
 def analyse_run(run_id: str, day: str, indicators: bool = True, stale_if_missing: bool = False) -> dict:
     """Callback of a run of fetches, once nothing is pending: usage, then the indicators of the symbols
-    answered ``ok``. ``stale_if_missing`` (fallback runs): the run's symbols still without ``day``'s bar
-    are marked stale (served from cache) with the reason."""
-    ctx = resources.current()
-    ledger = ctx.backlog.ledger(run_id)
-    ok = ctx.backlog.ok_keys(run_id)
-    the_day = date.fromisoformat(day)
-    with ctx.db.session() as s, s.begin():
-        record_run_usage(s, ledger)
-        written = analyse(s, the_day, ok) if indicators else 0
-        stale = []
-        if stale_if_missing:
-            missing = set(symbols_missing_bar(s, the_day))
-            stale = [sym for sym in ctx.backlog.keys(run_id) if sym in missing]
-            if stale:
-                mark_stale(
-                    s, [{"symbol": sym, "day": the_day, "reason": "every fallback failed"} for sym in stale]
-                )
-    return {"run": run_id, "day": day, "ok": len(ok), "indicators": written, "stale": len(stale),
-            "made": ledger.made if ledger else 0}  # fmt: skip
+    answered ``ok`` (``stale_if_missing``: the run's symbols still without ``day``'s bar marked stale)."""
+    return analysis.analyse_run(resources.current(), run_id, day, indicators, stale_if_missing)
 
 
 @tickerbeat_task(name="tasks.analysis.analyse_day", expires=3600)
 def analyse_day(day: str) -> dict:
     """Indicators for every active symbol and the day's data-quality checks, stored."""
-    the_day = date.fromisoformat(day)
-    with resources.current().db.session() as s, s.begin():
-        symbols = active_symbols(s)
-        if not symbols:
-            return {"day": day, "symbols": 0, "indicators": 0, "quality": []}
-        panel = load_panel(s, the_day, symbols)
-        written = upsert_indicators(s, indicator_rows(panel, the_day)) if panel.dates[-1] == the_day else 0
-        tier_of = {sym: str(t) for sym, t in tiers(s).items()}
-        quotes = latest_quotes(s, symbols)
-        # Quotes are judged against the day's close, not the wall clock: a re-run of an old day is
-        # as fresh as it was then.
-        checks = run_checks(
-            panel,
-            the_day,
-            tier_of,
-            {q: v.at for q, v in quotes.items()},
-            now=marketcal.session_close(the_day),
-        )
-        upsert_quality(
-            s,
-            the_day,
-            [
-                {
-                    "check": c.check,
-                    "scope": c.scope,
-                    "value": c.value,
-                    "threshold": c.threshold,
-                    "ok": c.ok,
-                    "detail": {"text": c.detail},
-                }
-                for c in checks
-            ],
-        )
-    failed = [f"{c.check}:{c.scope}" for c in checks if not c.ok]
-    if failed:
-        log.warning("data quality %s: %d checks failed: %s", day, len(failed), ", ".join(failed[:10]))
-    return {"day": day, "symbols": len(symbols), "indicators": written, "quality_failed": failed}
+    ctx = resources.current()
+    with ctx.db.session() as s, s.begin():
+        return analysis.analyse_day(ctx, s, day)

@@ -4,27 +4,33 @@
   either lets the run through with ``day=<trading day>`` or skips it, and a Redis claim makes a
   duplicate message for the same slot a no-op.
 - Released by the paced dispatcher, a provider call carries ``_dispatch=<release>``: the wrapper makes
-  the call only while its release holds and settles it exactly once (``tasks.runs.call_dispatched``).
+  the call only while its release holds and settles it exactly once (``jobs.runs.call_dispatched``).
+- A task of a queue with a pool (``compute``, ``maintenance``) runs under a lease of that pool, so the
+  hosts together never run more of them at once than the pool's size.
 - Late acknowledgement: a task whose worker dies is delivered again, so every task is idempotent.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 
 from celery import Task, shared_task
 
 import beat_schedule
-from runtime import keys, resources
-from runtime.queues import queue_for_task
-from tasks.runs import call_dispatched
+from jobs.planner import stored_conservation_level
+from jobs.runs import call_dispatched
+from ratelimits import PoolTimeout
+from runtime import resources
+from runtime.queues import BY_NAME, queue_for_task
 
 log = logging.getLogger("tickerbeat.tasks")
 
 # How long a firing's claim is remembered: longer than any entry's expiry and the weekend between sessions.
 CLAIM_SECONDS = 4 * 86400
+# A compute or maintenance task waits this long for its queue's pool, then is sent again this much later.
+POOL_WAIT_SECONDS = 120.0
+POOL_RETRY_SECONDS = 30
 
 
 class TickerbeatTask(Task):
@@ -41,14 +47,17 @@ class TickerbeatTask(Task):
         if release is not None:
             provider = queue_for_task(self.name) or ""
             return call_dispatched(
-                provider, release, lambda: super(TickerbeatTask, self).__call__(*args, **kwargs)
+                resources.current(),
+                provider,
+                release,
+                lambda: super(TickerbeatTask, self).__call__(*args, **kwargs),
             )
         entry_name = kwargs.pop("_entry", None)
         if entry_name is not None:
             entry = beat_schedule.BY_NAME[entry_name]
             if entry.every:  # an interval entry: idempotent work, neither gated nor claimed
-                return super().__call__(*args, **kwargs)
-            level = conservation_level() if entry.conserve else 0
+                return self._run(args, kwargs)
+            level = stored_conservation_level(resources.current().redis) if entry.conserve else 0
             firing = beat_schedule.gate(entry, datetime.now(UTC), level)
             if isinstance(firing, str):
                 log.info("%s: skipped, %s", entry_name, firing)
@@ -58,16 +67,26 @@ class TickerbeatTask(Task):
                 log.info("%s: skipped, %s already ran", entry_name, firing.key)
                 return {"skipped": "already ran", "entry": entry_name}
             kwargs["day"] = firing.day.isoformat()
-        return super().__call__(*args, **kwargs)
+        return self._run(args, kwargs)
+
+    def _run(self, args, kwargs):
+        """Run the task under a lease of its queue's pool (``runtime.queues``; provider queues lease per
+        call, in ``jobs.fetching``). A pool still full after ``POOL_WAIT_SECONDS`` sends the task again
+        later rather than failing it."""
+        spec = BY_NAME.get(queue_for_task(self.name) or "")
+        if spec is None or spec.provider or not spec.pool:
+            return super().__call__(*args, **kwargs)
+        try:
+            lease = resources.current().pool(spec.pool).acquire(timeout=POOL_WAIT_SECONDS)
+        except PoolTimeout as exc:
+            log.warning("%s: pool %s full for %.0f s, sent again in %d s", self.name, spec.pool, POOL_WAIT_SECONDS,
+                        POOL_RETRY_SECONDS)  # fmt: skip
+            raise self.retry(countdown=POOL_RETRY_SECONDS, max_retries=None, exc=exc) from exc
+        with lease:
+            return super().__call__(*args, **kwargs)
 
 
 def tickerbeat_task(**options):
     """``shared_task`` with the tickerbeat base (registered with whichever app the process assembles;
     nothing here imports it); the task's name is ``tasks.<module>.<function>``."""
     return shared_task(base=TickerbeatTask, **options)
-
-
-def conservation_level() -> int:
-    """The level set by the last budget check (0 when none ran)."""
-    raw = resources.current().redis.get(keys.CONSERVATION)
-    return int(json.loads(raw).get("level", 0)) if raw else 0

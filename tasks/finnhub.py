@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
+from jobs import names
+from jobs.fetching import run_fetch
+from jobs.storing import store_quotes, store_symbols
 from runtime import resources
-from storage import upsert_quotes
 from tasks.base import tickerbeat_task
-from tasks.fetching import run_fetch
-from tasks.storing import store_symbols
 
 
-@tickerbeat_task(name="tasks.finnhub.fetch_quote", expires=3600)
+@tickerbeat_task(name=names.FINNHUB_QUOTE, expires=3600)
 def fetch_quote(symbol: str, day: str) -> dict:
     """One symbol's quote, stored by (symbol, quote time); returns a small status record."""
-    return run_fetch("finnhub", lambda c: c.quote(symbol), _store_quotes, symbol=symbol)
+    ctx = resources.current()
+    return run_fetch(ctx, "finnhub", lambda c: c.quote(symbol), lambda r: store_quotes(ctx, r), symbol=symbol)
 
 
-@tickerbeat_task(name="tasks.finnhub.fetch_symbols")
+@tickerbeat_task(name=names.FINNHUB_SYMBOLS)
 def fetch_symbols() -> dict:
     """The US symbol list, upserted into the universe."""
-    return run_fetch("finnhub", lambda c: c.symbols(), store_symbols)
-
-
-def _store_quotes(result) -> int:
-    with resources.current().db.session() as s, s.begin():
-        return upsert_quotes(s, result.records)
+    ctx = resources.current()
+    return run_fetch(ctx, "finnhub", lambda c: c.symbols(), lambda r: store_symbols(ctx, r))

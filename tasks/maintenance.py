@@ -1,77 +1,36 @@
-"""Queue ``maintenance``: the dispatcher's watchdog, database upkeep, backups, cache warming."""
+"""Queue ``maintenance``: the dispatcher's watchdog, database upkeep, backups, cache warming
+(``jobs.maintenance`` does the work)."""
 
 from __future__ import annotations
 
-import logging
+import time
 from datetime import date
-from pathlib import Path
 
+from jobs import maintenance
 from runtime import resources
-from storage import active_symbols
-from storage import backup as storage_backup
-from tasks import runs
 from tasks.base import tickerbeat_task
-from tasks.dispatch import feed_all
-from tasks.panels import load_panel, prune_cache
-
-log = logging.getLogger("tickerbeat.maintenance")
-
-BACKUP_KEEP = 7  # nightly copies kept
-PANEL_KEEP_DAYS = 3  # cached panels are rebuilt from the database when older
 
 
 @tickerbeat_task(name="tasks.maintenance.watchdog", expires=3000)
 def watchdog(day: str | None = None) -> dict:
-    """The dispatcher's hourly check: a feeder pass (reclaims lost releases, closes runs whose window
-    ended, releases what is due), then every open run still holding calls past its deadline is logged
-    with its counts, so admitted work left undone is never silent (``tickerbeat_dispatch_undone`` too)."""
-    ctx = resources.current()
-    fed = feed_all(ctx)
-    now = ctx.backlog.now()
-    undone = []
-    for spec in ctx.backlog.open_runs():
-        ledger = ctx.backlog.ledger(spec.id)
-        if ledger is not None and ledger.undone_after(now):
-            undone.append(ledger.as_record())
-            log.error("run %s: %d admitted calls still pending %.0f s after its window ended (%s)",
-                      spec.id, ledger.pending, now - (ledger.deadline or now), ledger.as_record())  # fmt: skip
-    if any(r.get("in_line") or r.get("in_flight") for r in fed.values()):
-        runs.kick()
-    return {"undone": undone, "fed": fed}
+    """A feeder pass, then every open run still holding calls past its window logged with its counts."""
+    return maintenance.watchdog(resources.current())
 
 
 @tickerbeat_task(name="tasks.maintenance.database_upkeep", expires=7200)
 def database_upkeep(day: str | None = None) -> dict:
     """ANALYZE (and VACUUM for SQLite) so the query planner keeps up with a growing bars table."""
-    db = resources.current().db
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        if db.dialect == "sqlite":
-            conn.exec_driver_sql("PRAGMA optimize")
-            conn.exec_driver_sql("VACUUM")
-        else:
-            conn.exec_driver_sql("ANALYZE")
-    return {"dialect": db.dialect}
-
-
-def backup_dir() -> Path:
-    return Path(resources.current().settings.data_dir) / "backups"
+    return maintenance.database_upkeep(resources.current().db)
 
 
 @tickerbeat_task(name="tasks.maintenance.backup", expires=7200)
 def backup(day: str | None = None) -> dict:
-    """A consistent copy of the database (``storage.backup``), keeping the last ``BACKUP_KEEP``."""
-    settings = resources.current().settings
-    path = storage_backup.backup(settings.database_url, backup_dir(), keep=BACKUP_KEEP, stamp=day)
-    return {"backup": str(path), "kept": len(storage_backup.backup_files(backup_dir()))}
+    """A consistent copy of the database, keeping the last ``jobs.maintenance.BACKUP_KEEP``."""
+    return maintenance.backup(resources.current().settings, day)
 
 
 @tickerbeat_task(name="tasks.maintenance.warm_cache", expires=7200)
 def warm_cache(day: str | None = None) -> dict:
-    """Build the session's analysis panel (after the overnight bars) so the pre-market refresh reads it
-    from the cache, and delete cached panels older than ``PANEL_KEEP_DAYS``."""
-    removed = prune_cache(PANEL_KEEP_DAYS)
-    with resources.current().db.session() as s:
-        symbols = active_symbols(s)
-        the_day = date.fromisoformat(day) if day else date.today()
-        panel = load_panel(s, the_day, symbols) if symbols else None
-    return {"symbols": len(symbols), "sessions": len(panel.dates) if panel else 0, "pruned": removed}
+    """The session's analysis panel built ahead of the pre-market refresh; old cached panels pruned."""
+    the_day = date.fromisoformat(day) if day else date.today()
+    return maintenance.warm_cache(resources.current(), the_day, time.time())

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 
+from jobs import names
+from jobs.fetching import run_fetch
+from jobs.storing import store_missing_bars
+from runtime import resources
 from tasks.base import tickerbeat_task
-from tasks.fetching import run_fetch
-from tasks.storing import store_missing_bars
 
 
-@tickerbeat_task(name="tasks.yahoo.fetch_history", expires=6 * 3600)
+@tickerbeat_task(name=names.YAHOO_HISTORY, expires=6 * 3600)
 def fetch_history(symbol: str, start: str, end: str) -> dict:
     """Daily bars of ``symbol`` from ``start`` to ``end`` (ISO dates); only days without a bar are stored."""
+    ctx = resources.current()
     first, last = date.fromisoformat(start), date.fromisoformat(end)
-    return run_fetch(
-        "yahoo",
-        lambda c: c.daily_history(symbol, first, last),
-        lambda r: store_missing_bars(r, symbol, first, last),
-        symbol=symbol,
-    )
+    store = lambda r: store_missing_bars(ctx, r, symbol, first, last)  # noqa: E731
+    return run_fetch(ctx, "yahoo", lambda c: c.daily_history(symbol, first, last), store, symbol=symbol)

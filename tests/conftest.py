@@ -71,3 +71,28 @@ def db(request, tmp_path):
         require(url.startswith("postgresql"), "PostgreSQL storage tests need TEST_DATABASE_URL")
     with migrated_database(url) as database:
         yield database
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, redis_url, database_url):
+    """The resources a job is given (``runtime.resources.Resources``), on the test Redis and a migrated
+    private database, data and reports under ``tmp_path``. A Celery app on the same Redis is the current
+    app, so what a job sends (the feeder's wake-up, a run's callback) lands as a message in that Redis,
+    where the test can read it; no worker runs."""
+    from runtime.resources import Resources
+    from runtime.settings import Settings
+    from storage.migrate import upgrade
+    from storage.testing import scratch_database
+    from worker.app import make_app
+
+    with scratch_database(database_url) as url:
+        upgrade(url)
+        settings = Settings.from_env({"REDIS_URL": redis_url, "DATABASE_URL": url,
+                                      "TICKERBEAT_DATA_DIR": str(tmp_path / "data"),
+                                      "TICKERBEAT_REPORTS_DIR": str(tmp_path / "reports")})  # fmt: skip
+        app = make_app(settings)
+        app.set_current()
+        built = Resources(settings)
+        yield built
+        built.close()
+        app.close()

@@ -102,18 +102,20 @@ def test_threads_never_exceed_the_size(redis_client):
     assert pool.in_use() == 0
 
 
-def test_renew_keeps_a_long_holder(redis_client):
-    # Margins of a second or more on each side, so a loaded machine cannot flip the outcome: renewals
-    # every 0.5 s keep a 2-s lease alive well past its first expiry; then 3 s without one lose it.
-    pool = Pool(redis_client, "api_calls", size=1, lease_seconds=2.0)
+def _expire_now(client, pool, lease) -> None:
+    """Move ``lease``'s expiry to just before the Redis clock's now: the pool's own clock, advanced past
+    the lease, instead of a test that sleeps through it and races a loaded machine."""
+    seconds, micros = client.time()
+    client.zadd(pool.key, {lease.token: seconds + micros / 1e6 - 0.001}, xx=True)
+
+
+def test_renew_keeps_a_long_holder_and_an_unrenewed_lease_is_reclaimed(redis_client):
+    pool = Pool(redis_client, "api_calls", size=1, lease_seconds=60)
     lease = pool.acquire(1)
     first_expiry = lease.expires
-    for _ in range(6):  # 3 s in all: past the first expiry
-        time.sleep(0.5)
-        lease.renew()
-        assert pool.try_acquire() is None
-    assert lease.expires > first_expiry + 2.5
-    time.sleep(3.0)  # no renewal: it expires and is reclaimed
+    assert lease.renew(120) >= first_expiry + 59  # now + 120 s, on the Redis clock
+    assert pool.try_acquire() is None  # held
+    _expire_now(redis_client, pool, lease)  # two minutes without a renewal, in effect
     other = pool.try_acquire()
     assert other is not None
     with pytest.raises(LeaseLost):
@@ -142,3 +144,28 @@ def test_bad_pool_arguments(redis_client, args, match):
 def test_bad_timeout(redis_client):
     with pytest.raises(ValueError, match="timeout"):
         Pool(redis_client, "api_calls", 1).acquire(timeout=-1)
+
+
+def test_a_task_of_a_pooled_queue_runs_only_under_a_lease_of_its_pool(ctx):
+    """``compute`` tasks hold a ``compute_intensive`` lease (runtime/queues.py): with every slot taken by
+    other holders, ``analyse_day`` waits; one slot given back, it runs and gives its own back."""
+    from runtime import resources
+    from tasks.analysis import analyse_day
+
+    pool = ctx.pool("compute_intensive")
+    held = [pool.acquire(timeout=1) for _ in range(ctx.settings.pools["compute_intensive"])]
+    resources.install(ctx)
+    done: dict = {}
+    worker = threading.Thread(target=lambda: done.update(analyse_day("2026-11-25")))
+    try:
+        worker.start()
+        worker.join(1.5)
+        assert worker.is_alive() and not done  # waiting for a slot
+        held.pop().release()
+        worker.join(60)
+        assert done == {"day": "2026-11-25", "symbols": 0, "indicators": 0, "quality": []}
+        assert pool.in_use() == len(held)  # its own lease given back
+    finally:
+        resources.install(None)
+        for lease in held:
+            lease.release()

@@ -2,7 +2,7 @@
 return the reason; the database keeps it (a day-level record, and every symbol's own reason); the report
 and the demo's summary show it. Once the history is long enough, the same day is recommended normally.
 
-Task bodies run in this process against a real database and Redis (``runtime.resources.install``).
+The jobs run in this process against a real database and Redis, with a fixed clock.
 """
 
 from __future__ import annotations
@@ -15,61 +15,48 @@ import pytest
 from sqlalchemy import func, select
 
 import marketcal
-from runtime import resources
-from runtime.settings import Settings
+from jobs import recommendations as jobs
+from jobs.storing import store_bars
 from storage import recommendations_for, recommendations_skipped, upsert_symbols
-from storage.migrate import upgrade
 from storage.models import DataQuality, ModelVersion
-from tasks.storing import store_bars
 
 DAY = date(2026, 11, 25)
 SYMBOLS = [f"S{j:02d}" for j in range(25)]
 SHORT = 30  # sessions of history: far below the 257 the model needs
 LONG = 262
+NOW = datetime(2026, 11, 26, 6, tzinfo=UTC)  # the clock the jobs are given
 
 
-@pytest.fixture
-def ctx(tmp_path, redis_url, database_url):
-    from storage.testing import scratch_database
-
-    with scratch_database(database_url) as url:
-        upgrade(url)
-        settings = Settings.from_env({"REDIS_URL": redis_url, "DATABASE_URL": url,
-                                      "TICKERBEAT_DATA_DIR": str(tmp_path / "data"),
-                                      "TICKERBEAT_REPORTS_DIR": str(tmp_path / "reports")})  # fmt: skip
-        installed = resources.Resources(settings)
-        resources.install(installed)
-        with installed.db.session() as s, s.begin():
-            upsert_symbols(s, [{"ticker": t, "name": t, "source": "test"} for t in SYMBOLS])
-        yield installed
-        resources.reset()
+@pytest.fixture(autouse=True)
+def universe(ctx):
+    with ctx.db.session() as s, s.begin():
+        upsert_symbols(s, [{"ticker": t, "name": t, "source": "test"} for t in SYMBOLS])
 
 
-def _history(sessions: int) -> None:
+def _history(ctx, sessions: int) -> None:
     """``sessions`` sessions of random-walk bars up to ``DAY`` for every symbol."""
     days = marketcal.trading_days(DAY - timedelta(days=500), DAY)[-sessions:]
     rng = np.random.default_rng(7)
     close = 30 * np.exp(np.cumsum(rng.normal(0, 0.02, (len(days), len(SYMBOLS))), axis=0))
     volume = np.exp(12 + 0.5 * rng.normal(size=close.shape))
     at = datetime(2026, 11, 26, tzinfo=UTC)
-    store_bars([{"symbol": sym, "day": d, "open": c, "high": c * 1.01, "low": c * 0.99, "close": c, "volume": v,
+    store_bars(ctx, [{"symbol": sym, "day": d, "open": c, "high": c * 1.01, "low": c * 0.99, "close": c, "volume": v,
                  "vwap": None, "adjusted": True, "source": "test", "fetched_at": at}
                 for i, d in enumerate(days) for sym, c, v in zip(SYMBOLS, close[i], volume[i], strict=True)])  # fmt: skip
 
 
 def test_a_day_with_too_little_history_is_skipped_with_its_reason(ctx, caplog, tmp_path):
     from stack.report import day_summary
-    from tasks.recommendations import predict_day, recommend_day, retrain_model
 
-    _history(SHORT)
+    _history(ctx, SHORT)
     expected = (
         f"not enough history: {SHORT} sessions up to {DAY}, 257 needed "
         "(252 for every feature + 5 for the first label, in 20 symbols or more)"
     )
     with caplog.at_level(logging.WARNING, logger="tickerbeat.recommendations"):
-        trained = retrain_model(day=DAY.isoformat())
-        predicted = predict_day(day=DAY.isoformat())
-        recommended = recommend_day(day=DAY.isoformat())
+        trained = jobs.retrain(ctx, DAY.isoformat(), NOW)
+        predicted = jobs.predict(ctx, DAY.isoformat(), NOW)
+        recommended = jobs.recommend(ctx, DAY.isoformat(), NOW)
 
     assert trained == {"day": DAY.isoformat(), "trained": False, "version": None, "reason": expected}
     assert predicted == {"day": DAY.isoformat(), "scored": 0, "skipped_reason": expected}
@@ -103,13 +90,12 @@ def test_a_day_with_too_little_history_is_skipped_with_its_reason(ctx, caplog, t
 
 def test_once_the_history_is_long_enough_the_day_is_recommended_and_the_skip_forgotten(ctx, tmp_path):
     from stack.report import day_summary
-    from tasks.recommendations import recommend_day, retrain_model
 
-    _history(SHORT)
-    assert recommend_day(day=DAY.isoformat())["skipped_reason"]
-    _history(LONG)
-    assert retrain_model(day=DAY.isoformat())["trained"] is True
-    done = recommend_day(day=DAY.isoformat())
+    _history(ctx, SHORT)
+    assert jobs.recommend(ctx, DAY.isoformat(), NOW)["skipped_reason"]
+    _history(ctx, LONG)
+    assert jobs.retrain(ctx, DAY.isoformat(), NOW)["trained"] is True
+    done = jobs.recommend(ctx, DAY.isoformat(), NOW)
     assert done["recommendations"] == len(SYMBOLS) and "skipped_reason" not in done
     with ctx.db.session() as s:
         assert recommendations_skipped(s, DAY) is None

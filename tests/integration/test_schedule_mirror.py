@@ -48,7 +48,11 @@ def test_pure_next_slot_mirrors_the_script(redis_server, scenario):
             bookings, _ = limiter.bookings("p", policy)
             expected = next_slot(policy, bookings, round(now, 6), guard)
             decision = limiter.decide("p", policy, max_wait=1e6, test_now=now)
-            assert decision.booked
+            if not decision.booked:
+                # beyond the calendar periods the limiter lays out (about a week of a daily window), the
+                # script refuses rather than books; the pure count must put that call days away as well
+                assert "day" in text and expected > now + 86400, (decision, expected)
+                break
             assert decision.at == pytest.approx(expected, abs=2e-6)
             # what the pure count says fits in the next HORIZON s is what the script then grants there
             bookings, _ = limiter.bookings("p", policy)

@@ -42,7 +42,7 @@ SYMBOLS = 200
 TODAY = date(2026, 11, 20)  # a Friday; the sandbox's clock starts at 08:00 New York on it
 # The free plan serves a session from 00:00 New York the next day: the history ends the day before.
 HISTORY_END = marketcal.previous_trading_day(TODAY)
-HISTORY_DAYS = 730  # tasks.planner.HISTORY_DAYS: the free plan's two years
+HISTORY_DAYS = 730  # jobs.planner.HISTORY_DAYS: the free plan's two years
 BACKFILL_SESSIONS = 21  # at least 20, and the 21st opens a fourth 5/minute window: a floor of 241 s
 SWEEP_TIERS = [1, 2, 3, 4]
 FIRST_START_SECONDS = 180  # "within minutes": universe loaded and paced history making calls
@@ -244,7 +244,7 @@ def _killer(stack, after_seq: int, killed: dict) -> None:
 def test_history_and_sweep_at_the_free_floor_make_every_call_once_with_a_worker_killed(
     free_stack, first_start
 ):
-    from tasks.planner import missing_sessions
+    from jobs.planner import missing_sessions
 
     stack, backlog = free_stack, Backlog(free_stack.redis)
     guard = stack.settings.quota_guard_seconds

@@ -204,3 +204,12 @@ def test_bad_bars(close, high, low, problem):
     assert results[0].ok == (problem is None)
     flagged = [(r.scope, r.detail) for r in results[1:]]
     assert flagged == ([("symbol:X", f"{problem} on 2026-11-25")] if problem else [])
+
+
+def test_a_check_is_stored_as_a_row_with_its_text_under_detail():
+    from analysis.quality import QualityResult
+    from jobs.analysis import quality_row
+
+    row = quality_row(QualityResult("coverage", "tier:1", 0.97, 0.95, True, "97% have a bar"))
+    assert row == {"check": "coverage", "scope": "tier:1", "value": 0.97, "threshold": 0.95, "ok": True,
+                   "detail": {"text": "97% have a bar"}}  # fmt: skip

@@ -40,3 +40,31 @@ def test_budget_status_sums_providers():
     status = budget_status([a, b], 50.0, 40.0)
     assert status.projection_usd == pytest.approx(45.0)
     assert status.active and status.level == 2
+
+
+def test_month_calls_rearranges_each_days_usage_by_provider():
+    from datetime import date
+
+    from planning.budget import month_calls
+
+    d1, d2 = date(2026, 11, 2), date(2026, 11, 3)
+    usage = {
+        d1: {"finnhub": {"calls": 5, "errors": 1}, "polygon": {"calls": 2}},
+        d2: {"finnhub": {"errors": 3}},
+        date(2026, 11, 4): {},
+    }
+    assert month_calls(usage) == {"finnhub": {d1: 5, d2: 0}, "polygon": {d1: 2}}
+
+
+def test_the_budget_record_rounds_money_and_keeps_the_level():
+    from planning.budget import ProviderCost, budget_record, budget_status
+
+    costs = [ProviderCost("polygon", 1.0, 10.004, 45.555), ProviderCost("finnhub", 0.0, 0.0, 0.0)]
+    status = budget_status(costs, 50.0, 40.0)
+    record = budget_record("2026-11-25", status, costs)
+    assert record["level"] == status.level >= 1 and record["active"] is True
+    assert record["projection_usd"] == 45.55 or record["projection_usd"] == 45.56
+    assert record["providers"] == {"polygon": round(45.555, 2), "finnhub": 0.0}
+    assert (
+        record["month_to_date_usd"] == 10.0 and record["budget_usd"] == 50.0 and record["warning_usd"] == 40.0
+    )

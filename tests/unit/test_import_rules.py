@@ -12,8 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every top-level package (and module) of ours.
-OURS = ("analysis", "beat_schedule", "dispatch", "marketcal", "monitoring", "planning", "providers", "ratelimits",
-        "runtime", "sandbox", "stack", "storage", "tasks", "worker")  # fmt: skip
+OURS = ("analysis", "beat_schedule", "dispatch", "jobs", "marketcal", "monitoring", "planning", "providers",
+        "ratelimits", "runtime", "sandbox", "stack", "storage", "tasks", "worker")  # fmt: skip
 # What each may import of ours (absent: anything that makes no cycle).
 ALLOWED: dict[str, set[str]] = {
     "analysis": set(),
@@ -25,6 +25,18 @@ ALLOWED: dict[str, set[str]] = {
     "providers": {"marketcal", "ratelimits"},  # no task, no storage, no runtime
     "dispatch": {"ratelimits"},  # no Celery task, provider or storage
     "planning": {"marketcal", "ratelimits", "beat_schedule"},
+    # what the tasks do: given its resources, never the tasks, the app or the tools above it
+    "jobs": {
+        "analysis",
+        "dispatch",
+        "marketcal",
+        "monitoring",
+        "planning",
+        "providers",
+        "ratelimits",
+        "runtime",
+        "storage",
+    },  # fmt: skip
     "runtime": {"beat_schedule", "dispatch", "providers", "ratelimits", "storage"},  # the leaf tasks stand on
 }
 # The assembled app: the ``celery -A worker`` entry point. Only ``worker`` itself may import it.
@@ -63,14 +75,14 @@ def test_the_imports_are_read():
     assert ("ratelimits", "dispatch/pace.py", 10) in IMPORTS["dispatch"]
     assert any(name == "runtime" for name, _, _ in IMPORTS["tasks"])  # from runtime import resources
     # an import inside a function (matplotlib's charts, loaded only by the task that draws) is read too
-    source = (ROOT / "tasks/reporting.py").read_text().splitlines()
+    source = (ROOT / "jobs/reporting.py").read_text().splitlines()
     inside = [
         line
-        for name, file, line in IMPORTS["tasks"]
-        if file == "tasks/reporting.py" and name == "analysis.charts"
+        for name, file, line in IMPORTS["jobs"]
+        if file == "jobs/reporting.py" and name == "analysis.charts"
     ]
     assert inside and source[inside[0] - 1].startswith("    ")
-    assert graph()["stack"] >= {"worker", "tasks", "runtime", "sandbox"}
+    assert graph()["stack"] >= {"worker", "jobs", "runtime", "sandbox"}
 
 
 def test_no_cycle_between_packages():
@@ -106,3 +118,24 @@ def test_nothing_imports_the_assembled_app():
     wrong = sorted(f"{file}:{line}" for top, found in IMPORTS.items() if top != "worker"
                    for name, file, line in found if name == ASSEMBLED or name.startswith(ASSEMBLED + "."))  # fmt: skip
     assert not wrong, f"{ASSEMBLED} imported by: {', '.join(wrong)}"
+
+
+# Only these reach for the process's resources (``runtime.resources.current()``): the task wrappers, the
+# worker's signals and control commands. Everything else is handed what it needs.
+LOCATORS = {"tasks", "worker", "runtime"}
+
+
+def test_resources_are_looked_up_only_by_the_task_wrappers_and_the_worker():
+    wrong = []
+    for top in OURS:
+        if top in LOCATORS:
+            continue
+        paths = [ROOT / f"{top}.py"] if (ROOT / f"{top}.py").exists() else sorted((ROOT / top).rglob("*.py"))
+        for path in paths:
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "current"
+                        and isinstance(node.func.value, ast.Name) and node.func.value.id == "resources"):  # fmt: skip
+                    wrong.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not wrong, "resources.current() outside the task wrappers: " + ", ".join(wrong)
+    # and the rule sees the calls it is about
+    assert "resources.current()" in (ROOT / "tasks/planner.py").read_text()

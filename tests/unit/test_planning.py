@@ -11,7 +11,7 @@ import pytest
 import beat_schedule
 from planning import DailyWork, admit, calls_in, capacity_plan, history_sessions, simulate_day, work_for
 from planning.admission import priority_order
-from planning.capacity import tier_counts
+from planning.capacity import tier_sizes
 from planning.history import history_backfill
 from ratelimits import parse_policy
 
@@ -40,9 +40,9 @@ def test_admit_and_priority():
     assert admit(order, -1).admitted == ()
 
 
-def test_tier_counts_follow_the_seed():
-    assert tier_counts(6500) == {1: 500, 2: 1500, 3: 2000, 4: 2500}
-    assert tier_counts(300) == {1: 300, 2: 0, 3: 0, 4: 0}
+def test_tier_sizes_follow_the_seed():
+    assert tier_sizes(6500) == {1: 500, 2: 1500, 3: 2000, 4: 2500}
+    assert tier_sizes(300) == {1: 300, 2: 0, 3: 0, 4: 0}
 
 
 def test_tiers_by_dollar_volume_with_pins():
@@ -241,3 +241,39 @@ def test_validate_plan_configuration_error_is_one_line_and_exit_2():
     out = _plan_cli(FINNHUB_QUOTA="30/fortnight")
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and "FINNHUB_QUOTA" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("candidates", "capacities", "admitted", "rest"),
+    [
+        ("abcdef", [2, 3], [("a", "b"), ("c", "d", "e")], ("f",)),
+        ("abc", [5, 5], [("a", "b", "c"), ()], ()),
+        ("abc", [0, 1], [(), ("a",)], ("b", "c")),
+        ("abc", [-1], [()], ("a", "b", "c")),  # a negative capacity admits nothing
+        ("", [3], [()], ()),
+    ],
+)
+def test_cascade_hands_each_provider_what_the_ones_before_could_not_take(
+    candidates, capacities, admitted, rest
+):
+    from planning.admission import cascade
+
+    assert cascade(list(candidates), capacities) == (admitted, rest)
+
+
+def test_by_tier_orders_by_tier_then_name_and_an_unknown_tier_counts_as_the_least_refreshed():
+    from planning.admission import by_tier
+
+    assert by_tier(["b", "x", "a", "c"], {"a": 3, "b": 1, "c": 1}) == ["b", "c", "a", "x"]
+    assert by_tier(["x", "a"], {"a": 4}, unknown=5) == ["a", "x"]
+
+
+@pytest.mark.parametrize(
+    ("tiers", "counts"),
+    [({"a": 1, "b": 3, "c": 1}, {1: 2, 3: 1}), ({}, {}), ({"a": 4}, {4: 1})],
+)
+def test_count_by_tier(tiers, counts):
+    from planning.tiers import count_by_tier
+
+    assert count_by_tier(tiers) == counts
+    assert list(count_by_tier(tiers)) == sorted(counts)

@@ -3,6 +3,7 @@
 import pytest
 
 import beat_schedule
+from jobs import names
 from runtime.queues import QUEUE_NAMES, queue_for_task, task_modules
 from worker.celery import app
 
@@ -31,3 +32,10 @@ def test_every_beat_entry_names_a_registered_task(registered):
 def test_tasks_ack_late(registered):
     for name in registered:
         assert app.tasks[name].acks_late, name
+
+
+def test_every_name_a_job_sends_is_a_registered_task(registered):
+    declared = names.declared()
+    assert len(declared) >= 18  # the reader sees the constants
+    missing = {const: name for const, name in declared.items() if name not in registered}
+    assert not missing, missing

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,9 +17,8 @@ import numpy as np
 
 import marketcal
 from analysis.panel import Panel, fill_from_quotes
-from runtime import resources
+from jobs.storing import bars_version
 from storage import bars_panel, latest_quotes
-from tasks.storing import bars_version
 
 FIELDS = ("close", "high", "low", "volume")
 
@@ -28,31 +26,32 @@ FIELDS = ("close", "high", "low", "volume")
 HISTORY_SESSIONS = 300
 
 
-def load_panel(session, day: date, symbols: Sequence[str], sessions: int = HISTORY_SESSIONS) -> Panel:
-    """The (sessions x symbols) panel ending at ``day``, provisional quotes filling ``day``'s gaps."""
+def load_panel(ctx, session, day: date, symbols: Sequence[str], sessions: int = HISTORY_SESSIONS) -> Panel:
+    """The (sessions x symbols) panel ending at ``day``, provisional quotes filling ``day``'s gaps; the
+    stored bars come from this host's cache under ``ctx.settings.data_dir`` while it is current."""
     start = day - timedelta(days=int(sessions * 7 / 5) + 10)
     days = marketcal.trading_days(start, day)[-sessions:]
-    close, high, low, volume = _stored_bars(session, days, list(symbols))
+    close, high, low, volume = _stored_bars(ctx, session, days, list(symbols))
     if days and days[-1] == day:
         _fill_from_quotes(session, day, list(symbols), close, high, low)
     return Panel(tuple(days), tuple(symbols), close, high, low, volume)
 
 
-def _cache_file(days: list[date], symbols: list[str]) -> Path:
+def _cache_file(data_dir: str, days: list[date], symbols: list[str]) -> Path:
     digest = hashlib.sha1("\n".join(symbols).encode()).hexdigest()[:12]
     name = f"{days[0].isoformat()}_{days[-1].isoformat()}_{len(days)}_{digest}.npz"
-    return Path(resources.current().settings.data_dir) / "panels" / name
+    return Path(data_dir) / "panels" / name
 
 
-def _stored_bars(session, days: list[date], symbols: list[str]) -> tuple[np.ndarray, ...]:
+def _stored_bars(ctx, session, days: list[date], symbols: list[str]) -> tuple[np.ndarray, ...]:
     """close, high, low, volume (days x symbols) of the stored bars, from this host's cache file when no
     bar was written anywhere since it was made (the Redis-held bars version), else from the database.
 
     Reading millions of bars takes seconds; the evening's analysis, predictions and recommendations
     read the same panel with no bar written in between, so all but the first read come from the file.
     """
-    path = _cache_file(days, symbols)
-    version = bars_version()
+    path = _cache_file(ctx.settings.data_dir, days, symbols)
+    version = bars_version(ctx.redis)
     try:
         with np.load(path) as cached:
             if int(cached["version"]) == version:
@@ -76,10 +75,11 @@ def _fill_from_quotes(session, day: date, symbols: list[str], close, high, low) 
     return fill_from_quotes(close, high, low, symbols, latest_quotes(session, missing), session_hours)
 
 
-def prune_cache(keep_days: float) -> int:
-    """Delete this host's cached panels not modified for ``keep_days`` days; returns how many."""
-    folder = Path(resources.current().settings.data_dir) / "panels"
-    cutoff = time.time() - keep_days * 86400
+def prune_cache(data_dir: str, keep_days: float, now: float) -> int:
+    """Delete this host's cached panels not modified for ``keep_days`` days before ``now`` (epoch
+    seconds); returns how many."""
+    folder = Path(data_dir) / "panels"
+    cutoff = now - keep_days * 86400
     removed = 0
     for path in folder.glob("*.npz"):
         if path.stat().st_mtime < cutoff:

@@ -6,21 +6,20 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from runtime import resources
 from storage import quality_for, usage_for
 from storage.models import SKIPPED_CHECK
 
 TOP_CHARTED = 5
 
 
-def write_report(day: date, recs, skipped, panel, trained, skipped_reason: str | None = None) -> str:
+def write_report(ctx, day: date, recs, skipped, panel, trained, skipped_reason: str | None = None) -> str:
     """Render and write the day's report; returns the HTML file's path. ``trained`` is None and
     ``skipped_reason`` says why when the day has no recommendations at all."""
     from analysis.charts import PriceHistory  # matplotlib: loaded by the one task that draws
     from analysis.quality import QualityResult
     from analysis.report import render_report
 
-    with resources.current().db.session() as s:
+    with ctx.db.session() as s:
         quality = [
             QualityResult(q.check, q.scope, q.value if q.value is not None else float("nan"),
                           q.threshold if q.threshold is not None else float("nan"), q.ok, (q.detail or {}).get("text", ""))
@@ -32,7 +31,7 @@ def write_report(day: date, recs, skipped, panel, trained, skipped_reason: str |
     report = render_report(day, recs, history, quality, trained.metrics if trained else None, usage,
                            skipped=skipped, model_version=trained.version if trained else None,
                            skipped_reason=skipped_reason, embed_charts=True)  # fmt: skip
-    out = Path(resources.current().settings.reports_dir)
+    out = Path(ctx.settings.reports_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, png in report.charts.items():
         (out / f"{day.isoformat()}-{name}").write_bytes(png)

@@ -16,7 +16,6 @@ import redis
 import ratelimits
 from monitoring.recording import record_call
 from providers import FetchResult
-from runtime import resources
 from runtime.queues import BY_NAME
 from storage import add_api_usage
 
@@ -27,6 +26,7 @@ POOL_WAIT_SECONDS = 60.0
 
 
 def run_fetch(
+    ctx,
     provider: str,
     call: Callable[[object], FetchResult],
     store: Callable[[FetchResult], int],
@@ -34,8 +34,7 @@ def run_fetch(
     symbol: str | None = None,
 ) -> dict:
     """Call ``call(client)`` under the lease of the provider queue's pool (``runtime.queues``), store OK
-    records with ``store``; return a summary."""
-    ctx = resources.current()
+    records with ``store``; return a summary. ``ctx``: the process's resources (pools, clients, Redis)."""
     pool = BY_NAME[provider].pool
     try:
         if pool:

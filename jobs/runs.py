@@ -1,4 +1,4 @@
-"""Runs of provider calls through the paced dispatcher (``dispatch/``), as the tasks use them.
+"""Runs of provider calls through the paced dispatcher (``dispatch/``), as the jobs use them.
 
 - ``submit``: admit a run's keys and wake the feeder (``tasks.dispatch.feed``), which lets them out to the
   provider's queue as the quota comes due.
@@ -16,22 +16,19 @@ from collections.abc import Callable, Sequence
 from celery import current_app
 
 from dispatch import Release, RunSpec
-from runtime import resources
+from jobs import names
 from storage import mark_stale
 
 log = logging.getLogger("tickerbeat.dispatch")
 
-# Sent by name: tasks.dispatch and tasks.tiers import this module (a reference would be a cycle).
-FEED_TASK = "tasks.dispatch.feed"
-BOOTSTRAP_TASK = "tasks.tiers.bootstrap"
 # Outcomes of a fetch that made no provider call: the call goes back to its place in line.
 BACK_IN_LINE = frozenset({"deferred", "unavailable"})
 CARRY_SECONDS = 7 * 86400
 
 
-def submit(spec: RunSpec, keys: Sequence[str], planned: int | None = None) -> int:
+def submit(ctx, spec: RunSpec, keys: Sequence[str], planned: int | None = None) -> int:
     """Admit ``keys`` as run ``spec`` (nothing if the run exists) and wake the feeder; returns the count."""
-    n = resources.current().backlog.submit(spec, list(keys), planned)
+    n = ctx.backlog.submit(spec, list(keys), planned)
     if n == 0:  # nothing to call: the run is complete at once
         fire(spec)
     elif n > 0:
@@ -41,12 +38,12 @@ def submit(spec: RunSpec, keys: Sequence[str], planned: int | None = None) -> in
 
 def kick() -> None:
     """Wake the feeder now (it re-arms itself while work is pending)."""
-    current_app.send_task(FEED_TASK)
+    current_app.send_task(names.FEED)
 
 
 def wake_bootstrap() -> None:
     """Let the first-start bootstrap take its next step now rather than at its next beat tick."""
-    current_app.send_task(BOOTSTRAP_TASK)
+    current_app.send_task(names.BOOTSTRAP)
 
 
 def fire(spec: RunSpec) -> None:
@@ -55,10 +52,10 @@ def fire(spec: RunSpec) -> None:
         current_app.send_task(spec.callback, kwargs={**spec.callback_kwargs, "run_id": spec.id})
 
 
-def call_dispatched(provider: str, member: str, run: Callable[[], object]) -> object:
+def call_dispatched(ctx, provider: str, member: str, run: Callable[[], object]) -> object:
     """Make one released call (``run``) and settle it. A release no longer in flight (settled, or reclaimed
     as lost) makes no call: its result says ``superseded``."""
-    backlog = resources.current().backlog
+    backlog = ctx.backlog
     release = Release(member)
     if not backlog.holds(provider, release):
         log.info("%s %s: release superseded, no call made", provider, release.key)
@@ -66,32 +63,33 @@ def call_dispatched(provider: str, member: str, run: Callable[[], object]) -> ob
     try:
         result = run()
     except Exception:
-        conclude(release, backlog.settle(provider, release, "failed"), "the task failed")
+        conclude(ctx, release, backlog.settle(provider, release, "failed"), "the task failed")
         raise
     outcome = result.get("outcome", "ok") if isinstance(result, dict) else "ok"
     what = "deferred" if outcome in BACK_IN_LINE else "made"
-    conclude(release, backlog.settle(provider, release, what, outcome), f"{outcome} after its window ended")
+    conclude(
+        ctx, release, backlog.settle(provider, release, what, outcome), f"{outcome} after its window ended"
+    )
     return result
 
 
-def conclude(release: Release, settled, reason: str) -> None:
+def conclude(ctx, release: Release, settled, reason: str) -> None:
     """Carry, mark stale or fire the callback after ``settled`` (a ``dispatch.Settled``)."""
     if settled.what in ("carried", "stale") or settled.complete:
-        spec = resources.current().backlog.spec(release.run_id)
+        spec = ctx.backlog.spec(release.run_id)
         if spec is None:
             return
         if settled.what in ("carried", "stale"):
-            expire(spec, [release.key], reason, settled.what)
+            expire(ctx, spec, [release.key], reason, settled.what)
         if settled.complete:
             fire(spec)
 
 
-def expire(spec: RunSpec, keys: Sequence[str], reason: str, what: str | None = None) -> None:
+def expire(ctx, spec: RunSpec, keys: Sequence[str], reason: str, what: str | None = None) -> None:
     """Keys ``spec`` could not serve: ``what`` (default the run's ``on_expiry``) says ``carried`` (to its
     ``carry_to`` line) or ``stale`` (marked with ``reason``), as the ledger counted them."""
     if not keys:
         return
-    ctx = resources.current()
     what = what or ("carried" if spec.on_expiry == "carry" else "stale")
     if what == "carried" and spec.carry_to:
         pipe = ctx.redis.pipeline()
@@ -107,12 +105,12 @@ def expire(spec: RunSpec, keys: Sequence[str], reason: str, what: str | None = N
         log.warning("%s: %d calls not made: %s", spec.id, len(keys), reason)
 
 
-def take_carried(key: str) -> list[str]:
+def take_carried(redis, key: str) -> list[str]:
     """The keys carried to ``key``'s next run, oldest first (left in place until ``clear_carried``)."""
-    return [k.decode() if isinstance(k, bytes) else k for k in resources.current().redis.lrange(key, 0, -1)]
+    return [k.decode() if isinstance(k, bytes) else k for k in redis.lrange(key, 0, -1)]
 
 
-def clear_carried(key: str, count: int) -> None:
+def clear_carried(redis, key: str, count: int) -> None:
     """Drop the first ``count`` carried keys (after the run that took them was admitted)."""
     if count:
-        resources.current().redis.ltrim(key, count, -1)
+        redis.ltrim(key, count, -1)
