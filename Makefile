@@ -9,7 +9,7 @@ PORT   ?= 8765
 LOG_DIR ?= var/logs
 LOG_KEEP_DAYS ?= 7
 METRICS_ADDR ?= 127.0.0.1
-# `celery inspect` waits this many seconds for the workers' replies
+# `make inspect` waits this many seconds for the workers' replies
 INSPECT_TIMEOUT ?= 5
 # docker compose v2, else the v1 docker-compose binary; empty when neither is installed (expanded on use)
 COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || \
@@ -17,7 +17,8 @@ COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo run test test-fast lint format migrate sandbox validate validate-plan worker beat \
-        flower metrics inspect status up down logs backup restore clean-logs bench clean compose-ready
+        flower metrics inspect status ops quotas plan pause resume up down logs backup restore clean-logs bench \
+        clean compose-ready
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -69,20 +70,33 @@ worker: install  ## one worker for queue Q (e.g. make worker Q=finnhub), concurr
 beat: install  ## RedBeat (one active beat; a second one waits as a standby); scheduler from worker/app.py
 	$(PY) -m celery -A worker beat -l INFO
 
-flower: install  ## Flower on 127.0.0.1:5555, basic auth from FLOWER_BASIC_AUTH, state in var/flower.db
+flower: install  ## Flower on 127.0.0.1:5555, basic auth from FLOWER_BASIC_AUTH, state in var/flower.db.{dat,dir,bak}
 	$(PY) -m stack.flower --address 127.0.0.1 --port 5555 --db var/flower.db
 
 metrics: install  ## the Prometheus exporter on METRICS_ADDR:9102 (default 127.0.0.1)
 	$(PY) -m monitoring --port 9102 --addr $(METRICS_ADDR)
 
-inspect: install  ## what the workers are doing: active, reserved, stats, quotas
-	$(PY) -m celery -A worker inspect active --timeout $(INSPECT_TIMEOUT)
-	$(PY) -m celery -A worker inspect reserved --timeout $(INSPECT_TIMEOUT)
-	$(PY) -m celery -A worker inspect stats --timeout $(INSPECT_TIMEOUT)
-	$(PY) -m celery -A worker inspect quotas --timeout $(INSPECT_TIMEOUT)
+inspect: install  ## quotas and lines from Redis (no worker needed), then what the workers that reply are doing
+	$(PY) -m stack.ops quotas
+	$(PY) -m stack.ops workers --timeout $(INSPECT_TIMEOUT)
 
 status: install  ## one line on the first start (history, tiers, model, next entry), then each provider's pacing
 	$(PY) -m stack.status
+
+ops: install  ## an operator's command, no worker needed: make ops ARGS="pauses" (python -m stack.ops --help)
+	$(PY) -m stack.ops $(ARGS)
+
+quotas: install  ## each provider's quota windows, block, waits and dispatcher line, read from Redis
+	$(PY) -m stack.ops quotas
+
+plan: install  ## the day's runs, ledgers and planner decisions from Redis (DAY=YYYY-MM-DD, default today)
+	$(PY) -m stack.ops plan $(if $(DAY),--day "$(DAY)")
+
+pause: install  ## stop every worker calling a provider until make resume: make pause P=polygon [REASON=...]
+	$(PY) -m stack.ops pause "$(P)" $(if $(REASON),--reason "$(REASON)")
+
+resume: install  ## lift a provider's pause (or throttle block): make resume P=polygon
+	$(PY) -m stack.ops resume "$(P)"
 
 compose-ready:  ## check that Docker Compose and a Docker engine are usable (up, down and logs do first)
 	@test -n "$(COMPOSE)" || { echo "make: Docker Compose is not installed (neither 'docker compose' nor 'docker-compose'); see docs/operations.md" >&2; exit 1; }

@@ -11,7 +11,7 @@ from dispatch import RunSpec
 from jobs import names, runs
 from jobs.planner import HISTORY_DAYS, missing_sessions, record_plan, record_run_usage
 from planning.bootstrap import BootstrapFacts, next_steps, progress_line
-from planning.tiers import assign_tiers, mean_dollar_volumes, count_by_tier
+from planning.tiers import assign_tiers, count_by_tier, mean_dollar_volumes
 from ratelimits import quota_floor
 from runtime import keys
 from storage import (

@@ -2,7 +2,8 @@
 
 Reads the same environment as the workers (``REDIS_URL``, ``CELERY_BROKER_URL``, ``REDBEAT_REDIS_URL``,
 ``DATABASE_URL``, the providers' plans and quotas, the budget) and serves ``/metrics`` until SIGTERM or
-Ctrl-C. Configuration mistakes end with a one-line message and exit status 2, never a traceback.
+Ctrl-C. Configuration mistakes and a port in use end with a one-line message and exit status 2, never a
+traceback (``runtime.cli``).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
 import threading
 
 from monitoring.server import DEFAULT_PORT
+from runtime.cli import Parser, UsageError, run_main
 
 
 def _port(text: str) -> int:
@@ -27,7 +28,7 @@ def _port(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m monitoring", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m monitoring", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="HTTP port (default %(default)s)")
     parser.add_argument("--addr", default="0.0.0.0", help="listen address (default %(default)s)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -38,14 +39,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from monitoring.collector import TickerbeatCollector
     from monitoring.server import serve
-    from runtime.settings import Settings, SettingsError
+    from runtime.settings import Settings
     from storage import Database
 
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"tickerbeat exporter: configuration error: {exc}", file=sys.stderr)
-        return 2
+    settings = Settings.from_env()
     clients: dict[str, redis.Redis] = {}
 
     def client(url: str) -> redis.Redis:
@@ -64,11 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server, _thread = serve(collector, args.port, args.addr)
     except OSError as exc:
-        print(
-            f"tickerbeat exporter: cannot listen on {args.addr}:{args.port}: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
-        return 2
+        database.dispose()
+        raise UsageError(
+            f"exporter: cannot listen on {args.addr}:{args.port}: {exc.strerror or exc}"
+        ) from None
     logging.getLogger("tickerbeat.exporter").info(
         "serving /metrics on %s:%d (database %s)", args.addr, server.server_port, database.url
     )
@@ -84,4 +80,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

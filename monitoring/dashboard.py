@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from runtime.cli import Parser, run_main
+
 DASHBOARD = Path(__file__).resolve().parent / "grafana" / "dashboards" / "tickerbeat.json"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 
@@ -210,9 +212,15 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m monitoring.dashboard [--check]``: rewrite the JSON, or with ``--check`` exit 1 when stale."""
-    args = sys.argv[1:] if argv is None else argv
+    parser = Parser(
+        prog="python -m monitoring.dashboard", description="Rewrite the Grafana dashboard's JSON."
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when the file is out of date, write nothing"
+    )
+    args = parser.parse_args(argv)
     current = DASHBOARD.read_text() if DASHBOARD.exists() else ""
-    if "--check" in args:
+    if args.check:
         if current != render():
             print(f"{DASHBOARD} is out of date: run python -m monitoring.dashboard", file=sys.stderr)
             return 1
@@ -224,4 +232,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

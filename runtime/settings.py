@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from beat_schedule import TIER_PLANS
 from ratelimits import PolicyError, parse_policy
 from runtime.plans import DEFAULT_BASE_URLS, DEFAULT_POOLS, PROVIDER_PLANS
 from runtime.queues import PROVIDERS
-from storage.engine import DEFAULT_URL as DEFAULT_DATABASE_URL
+from runtime.variables import REDIS_SCHEMES, UNIVERSE_SOURCES, spec
+from storage.engine import check_url, redact
+from storage.errors import StorageError
 
 
 class SettingsError(ValueError):
@@ -69,6 +71,8 @@ class ProviderAccount:
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting of the process; ``from_env`` reads them (defaults: ``runtime.variables``)."""
+
     redis_url: str
     broker_url: str
     result_backend: str
@@ -83,53 +87,44 @@ class Settings:
     result_expires_seconds: int
     monthly_budget_usd: float
     budget_warning_usd: float
-    tier_plan: str = "bulk-first"
-    dispatch_horizon_seconds: float = 20.0
-    dispatch_lost_after_seconds: float = 300.0
-    universe_source: str = "finnhub"
-    data_dir: str = "var"
-    reports_dir: str = "reports"
-    environ_name: str = field(default="production")
+    tier_plan: str
+    dispatch_horizon_seconds: float
+    dispatch_lost_after_seconds: float
+    universe_source: str
+    data_dir: str
+    reports_dir: str
+    environ_name: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Every variable of ``runtime.variables`` read and checked; the first malformed one raises."""
         env = _Env(os.environ if environ is None else environ)
-        redis_url = env.url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss", "unix"))
+        redis_url = env.url("REDIS_URL")
         providers = {p: _provider(env, p) for p in PROVIDERS}
-        max_wait = env.number("TICKERBEAT_QUOTA_MAX_WAIT_SECONDS", 30.0, minimum=5.0)
+        max_wait = env.number("TICKERBEAT_QUOTA_MAX_WAIT_SECONDS")
+        budget = env.number("TICKERBEAT_MONTHLY_BUDGET_USD")
         return cls(
             redis_url=redis_url,
-            broker_url=env.url("CELERY_BROKER_URL", redis_url, schemes=("redis", "rediss", "unix")),
-            result_backend=env.url("CELERY_RESULT_BACKEND", redis_url, schemes=("redis", "rediss", "unix")),
-            redbeat_redis_url=env.url("REDBEAT_REDIS_URL", redis_url, schemes=("redis", "rediss", "unix")),
-            database_url=env.str("DATABASE_URL", DEFAULT_DATABASE_URL),
+            broker_url=env.url("CELERY_BROKER_URL", redis_url),
+            result_backend=env.url("CELERY_RESULT_BACKEND", redis_url),
+            redbeat_redis_url=env.url("REDBEAT_REDIS_URL", redis_url),
+            database_url=env.database_url("DATABASE_URL"),
             providers=providers,
-            pools=env.pools("TICKERBEAT_POOLS", DEFAULT_POOLS),
-            pool_lease_seconds=env.number("TICKERBEAT_POOL_LEASE_SECONDS", 300.0, minimum=1.0),
-            # Must exceed the worst delay between a grant and the request's arrival at the provider: 52 ms
-            # was measured on two loaded cores against the sandbox, and 0.1 s still let the odd call land
-            # inside a window under load; a real network adds more. 0.25 s costs < 0.5 % of a minute window.
-            quota_guard_seconds=env.number("TICKERBEAT_QUOTA_GUARD_SECONDS", 0.25, minimum=0.0, maximum=5.0),
+            pools=env.pools("TICKERBEAT_POOLS"),
+            pool_lease_seconds=env.number("TICKERBEAT_POOL_LEASE_SECONDS"),
+            quota_guard_seconds=env.number("TICKERBEAT_QUOTA_GUARD_SECONDS"),
             quota_max_wait_seconds=max_wait,
-            visibility_timeout_seconds=int(
-                env.number("TICKERBEAT_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=60)
-            ),
-            result_expires_seconds=int(env.number("TICKERBEAT_RESULT_EXPIRES_SECONDS", 86400, minimum=60)),
-            monthly_budget_usd=env.number("TICKERBEAT_MONTHLY_BUDGET_USD", 50.0, minimum=0.0),
-            budget_warning_usd=env.number("TICKERBEAT_BUDGET_WARNING_USD", 40.0, minimum=0.0),
-            tier_plan=_tier_plan(env.str("TICKERBEAT_TIER_PLAN", "bulk-first")),
+            visibility_timeout_seconds=env.whole("TICKERBEAT_VISIBILITY_TIMEOUT_SECONDS"),
+            result_expires_seconds=env.whole("TICKERBEAT_RESULT_EXPIRES_SECONDS"),
+            monthly_budget_usd=budget,
+            budget_warning_usd=_warning(env, budget),
+            tier_plan=env.choice("TICKERBEAT_TIER_PLAN", TIER_PLANS),
             dispatch_horizon_seconds=_horizon(env, max_wait),
-            # Longer than a released call's life once started (pool wait 60 s, quota wait 30 s, HTTP timeouts
-            # 35 s): a release still in flight after this is presumed lost and goes back in line. Too short
-            # costs nothing but a superseded message (its release no longer holds); too long stalls the line
-            # after a worker was SIGKILLed (its in-flight calls count against the horizon until reclaimed).
-            dispatch_lost_after_seconds=env.number(
-                "TICKERBEAT_DISPATCH_LOST_AFTER_SECONDS", 300.0, minimum=150.0
-            ),
-            universe_source=_universe_source(env.str("TICKERBEAT_UNIVERSE_SOURCE", "finnhub")),
-            data_dir=env.str("TICKERBEAT_DATA_DIR", "var"),
-            reports_dir=env.str("TICKERBEAT_REPORTS_DIR", "reports"),
-            environ_name=env.str("TICKERBEAT_ENV", "production"),
+            dispatch_lost_after_seconds=env.number("TICKERBEAT_DISPATCH_LOST_AFTER_SECONDS"),
+            universe_source=env.choice("TICKERBEAT_UNIVERSE_SOURCE", UNIVERSE_SOURCES),
+            data_dir=env.str("TICKERBEAT_DATA_DIR"),
+            reports_dir=env.str("TICKERBEAT_REPORTS_DIR"),
+            environ_name=env.str("TICKERBEAT_ENV"),
         )
 
 
@@ -147,60 +142,44 @@ def load() -> Settings:
 def _provider(env: _Env, name: str) -> ProviderAccount:
     prefix = name.upper()
     plans = PROVIDER_PLANS[name]
-    plan = env.str(f"{prefix}_PLAN", "free")
-    if plan not in plans:
-        raise SettingsError(f"{prefix}_PLAN: unknown plan {plan!r}; choose one of {', '.join(sorted(plans))}")
+    plan = env.choice(f"{prefix}_PLAN", tuple(plans), what="plan")
     quota = env.str(f"{prefix}_QUOTA", plans[plan].policy)
     _check_policy(f"{prefix}_QUOTA", quota)
+    base_url = env.url(f"{prefix}_BASE_URL", DEFAULT_BASE_URLS[name], schemes=("http", "https"))
     return ProviderAccount(
         name=name,
-        base_url=env.url(f"{prefix}_BASE_URL", DEFAULT_BASE_URLS[name], schemes=("http", "https")).rstrip(
-            "/"
-        ),
-        api_key=Secret(env.str(f"{prefix}_API_KEY", "")),
+        base_url=base_url.rstrip("/"),
+        api_key=Secret(env.str(f"{prefix}_API_KEY")),
         plan=plan,
         quota=quota,
-        monthly_usd=env.number(f"{prefix}_MONTHLY_USD", plans[plan].monthly_usd, minimum=0.0),
+        monthly_usd=env.number(f"{prefix}_MONTHLY_USD", plans[plan].monthly_usd),
         included_calls=env.optional_int(f"{prefix}_INCLUDED_CALLS", plans[plan].included_calls),
-        overage_usd_per_call=env.number(
-            f"{prefix}_OVERAGE_USD_PER_CALL", plans[plan].overage_usd_per_call, minimum=0.0
-        ),
-        connect_timeout=env.number(f"{prefix}_CONNECT_TIMEOUT_SECONDS", 5.0, minimum=0.1),
-        read_timeout=env.number(f"{prefix}_READ_TIMEOUT_SECONDS", 30.0, minimum=0.1),
+        overage_usd_per_call=env.number(f"{prefix}_OVERAGE_USD_PER_CALL", plans[plan].overage_usd_per_call),
+        connect_timeout=env.number(f"{prefix}_CONNECT_TIMEOUT_SECONDS"),
+        read_timeout=env.number(f"{prefix}_READ_TIMEOUT_SECONDS"),
     )
-
-
-def _tier_plan(name: str) -> str:
-    if name not in TIER_PLANS:
-        raise SettingsError(
-            f"TICKERBEAT_TIER_PLAN: unknown plan {name!r}; choose one of {', '.join(TIER_PLANS)}"
-        )
-    return name
 
 
 def _horizon(env: _Env, max_wait: float) -> float:
     """How far ahead the feeder releases calls: below the longest quota wait, so a released call always
     finds its slot within it (a few seconds of margin for queueing and clock reads)."""
-    horizon = env.number(
-        "TICKERBEAT_DISPATCH_HORIZON_SECONDS", min(20.0, max_wait * 2 / 3, max_wait - 2), minimum=1.0
-    )
+    name = "TICKERBEAT_DISPATCH_HORIZON_SECONDS"
+    horizon = env.number(name, min(float(spec(name).default), max_wait * 2 / 3, max_wait - 2))
     if horizon > max_wait - 2:
         raise SettingsError(
-            f"TICKERBEAT_DISPATCH_HORIZON_SECONDS: must be at least 2 s below TICKERBEAT_QUOTA_MAX_WAIT_SECONDS "
-            f"({max_wait:g}), got {horizon:g}"
+            f"{name}: must be at least 2 s below TICKERBEAT_QUOTA_MAX_WAIT_SECONDS ({max_wait:g}), got {horizon:g}"
         )
     return horizon
 
 
-UNIVERSE_SOURCES = ("finnhub", "polygon", "alphavantage")
-
-
-def _universe_source(name: str) -> str:
-    if name not in UNIVERSE_SOURCES:
+def _warning(env: _Env, budget: float) -> float:
+    name = "TICKERBEAT_BUDGET_WARNING_USD"
+    warning = env.number(name)
+    if warning > budget:
         raise SettingsError(
-            f"TICKERBEAT_UNIVERSE_SOURCE: unknown source {name!r}; choose one of {', '.join(UNIVERSE_SOURCES)}"
+            f"{name}: must not exceed TICKERBEAT_MONTHLY_BUDGET_USD ({budget:g}), got {warning:g}"
         )
-    return name
+    return warning
 
 
 def _check_policy(variable: str, text: str) -> None:
@@ -211,65 +190,138 @@ def _check_policy(variable: str, text: str) -> None:
 
 
 class _Env:
-    """Typed reads of environment variables; every failure names the variable."""
+    """Typed reads of environment variables, defaults and bounds from ``runtime.variables``; every failure
+    names the variable, quotes the value (never a password) and says what would be valid."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
 
-    def str(self, name: str, default: str) -> str:
+    def raw(self, name: str) -> str | None:
+        """The value as set, stripped; None when unset or blank (the default applies)."""
         value = self._environ.get(name)
-        return default if value is None or value.strip() == "" else value.strip()
+        return None if value is None or value.strip() == "" else value.strip()
 
-    def number(
-        self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
-    ) -> float:
-        raw = self._environ.get(name)
-        if raw is None or raw.strip() == "":
-            return float(default)
+    def str(self, name: str, default: str | None = None) -> str:
+        value = self.raw(name)
+        return (spec(name).default if default is None else default) if value is None else value
+
+    def number(self, name: str, default: float | None = None) -> float:
+        var, raw = spec(name), self.raw(name)
+        if raw is None:
+            return float(var.default if default is None else default)
         try:
             value = float(raw)
         except ValueError:
-            raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
+            raise SettingsError(f"{name}: expected a number ({var.accepted}), got {raw!r}") from None
         if value != value or value in (float("inf"), float("-inf")):
-            raise SettingsError(f"{name}: expected a finite number, got {raw!r}")
-        if minimum is not None and value < minimum:
-            raise SettingsError(f"{name}: must be at least {minimum:g}, got {raw!r}")
-        if maximum is not None and value > maximum:
-            raise SettingsError(f"{name}: must be at most {maximum:g}, got {raw!r}")
+            raise SettingsError(f"{name}: expected a finite number ({var.accepted}), got {raw!r}")
+        if var.minimum is not None and value < var.minimum:
+            raise SettingsError(f"{name}: must be at least {var.minimum:g}, got {raw!r}")
+        if var.maximum is not None and value > var.maximum:
+            raise SettingsError(f"{name}: must be at most {var.maximum:g}, got {raw!r}")
         return value
+
+    def whole(self, name: str) -> int:
+        raw = self.raw(name)
+        if raw is not None and not raw.isdigit():
+            raise SettingsError(f"{name}: expected a whole number ({spec(name).accepted}), got {raw!r}")
+        return int(self.number(name))
 
     def optional_int(self, name: str, default: int | None) -> int | None:
-        raw = self._environ.get(name)
-        if raw is None or raw.strip() == "":
+        raw = self.raw(name)
+        if raw is None:
             return default
-        if not raw.strip().isdigit():
+        if not raw.isdigit():
             raise SettingsError(f"{name}: expected a whole number of calls, got {raw!r}")
-        return int(raw.strip())
+        return int(raw)
 
-    def url(self, name: str, default: str, *, schemes: tuple[str, ...]) -> str:
-        value = self.str(name, default)
-        parts = urlsplit(value)
-        if parts.scheme not in schemes or (parts.scheme != "unix" and not parts.netloc):
-            raise SettingsError(f"{name}: expected a {'/'.join(schemes)} URL, got {_redact_url(value)!r}")
+    def choice(self, name: str, choices: tuple[str, ...], what: str = "value") -> str:
+        value = self.str(name)
+        if value not in choices:
+            raise SettingsError(
+                f"{name}: unknown {what} {value!r}; choose one of {', '.join(sorted(choices))}"
+            )
         return value
 
-    def pools(self, name: str, default: Mapping[str, int]) -> dict[str, int]:
-        raw = self._environ.get(name)
-        pools = dict(default)
-        if raw is None or raw.strip() == "":
+    def url(self, name: str, default: str | None = None, *, schemes: tuple[str, ...] = REDIS_SCHEMES) -> str:
+        value = self.str(name, default)
+        expected = f"expected a {'/'.join(schemes)} URL"
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError:
+            raise SettingsError(f"{name}: {expected}, got {redact(value)!r}") from None
+        if parts.scheme not in schemes or (parts.netloc if parts.scheme != "unix" else parts.path) == "":
+            raise SettingsError(f"{name}: {expected}, got {redact(value)!r}")
+        if (
+            parts.scheme in ("redis", "rediss")
+            and parts.path.strip("/")
+            and not parts.path.strip("/").isdigit()
+        ):
+            raise SettingsError(
+                f"{name}: the path of a Redis URL is a database number (e.g. /0), got {redact(value)!r}"
+            )
+        if port == 0:
+            raise SettingsError(f"{name}: port 0 is not a port, got {redact(value)!r}")
+        return value
+
+    def database_url(self, name: str) -> str:
+        value = self.str(name)
+        try:
+            check_url(value)
+        except StorageError as exc:
+            raise SettingsError(f"{name}: {exc}") from None
+        return value
+
+    def pools(self, name: str) -> dict[str, int]:
+        raw, pools, seen = self.raw(name), dict(DEFAULT_POOLS), set()
+        if raw is None:
             return pools
         for item in raw.split(","):
-            key, sep, size = item.partition("=")
-            key, size = key.strip(), size.strip()
+            key, sep, size = (part.strip() for part in item.partition("="))
             if not sep or not key or not size.isdigit() or int(size) < 1:
-                raise SettingsError(f"{name}: expected entries like 'api_calls=5', got {item.strip()!r}")
+                raise SettingsError(
+                    f"{name}: expected entries like 'api_calls=5' (a size of at least 1), got {item.strip()!r}"
+                )
+            if key not in DEFAULT_POOLS:
+                raise SettingsError(f"{name}: unknown pool {key!r}; the pools are {', '.join(DEFAULT_POOLS)}")
+            if key in seen:
+                raise SettingsError(f"{name}: pool {key!r} is given twice")
+            seen.add(key)
             pools[key] = int(size)
         return pools
 
 
-def _redact_url(url: str) -> str:
-    """A URL with any password replaced, for error messages."""
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(parts.password, "***")
-    return url
+def main(argv: list[str] | None = None) -> int:
+    """``python -m runtime.settings [--markdown [NAME ...]]``: check this environment's configuration whole, or
+    print the table of the variables (docs/configuration.md; ``NAME``s: those only, as docs/quotas.md)."""
+    from runtime.cli import Parser
+    from runtime.variables import BY_NAME, markdown_table
+
+    parser = Parser(
+        prog="python -m runtime.settings",
+        description="Check the configuration in the environment (every variable), or print the table of them.",
+    )
+    parser.add_argument("--markdown", action="store_true", help="print the table of the variables: default, "
+                        "what each accepts and means (docs/configuration.md)")  # fmt: skip
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="with --markdown: only these (e.g. <P>_PLAN)"
+    )
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in BY_NAME]
+    if unknown or (args.names and not args.markdown):
+        parser.error(f"unknown variable {unknown[0]!r}" if unknown else "NAMEs go with --markdown")
+    if args.markdown:
+        print(markdown_table(args.names), end="")
+        return 0
+    settings = Settings.from_env()
+    print(f"configuration OK: database {redact(settings.database_url)}, Redis {redact(settings.redis_url)}")
+    return 0
+
+
+if __name__ == "__main__":
+    # Through the imported module, not this ``__main__`` copy: the wrapper catches runtime.settings.SettingsError.
+    from runtime.cli import run_main
+    from runtime.settings import main as _main
+
+    run_main(_main)

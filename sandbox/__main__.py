@@ -1,12 +1,14 @@
 """``python -m sandbox --port N --profile free|demo|unlimited``: serve the four providers on one port.
 
-Exit status 2 with a one-line message for bad arguments (no traceback).
+Exit status 2 with a one-line message for bad arguments or a port in use (no traceback); the port is taken
+before the market is built, so a busy one fails at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 
 from sandbox.clock import ClockError, parse_instant
@@ -15,8 +17,29 @@ from sandbox.profiles import PROFILES, ProfileError, load_profile, load_profile_
 MAX_SYMBOLS = 15_000  # sandbox.universe.MAX_SYMBOLS, repeated so that usage errors need no heavy imports
 
 
+class _Parser(argparse.ArgumentParser):
+    """One-line usage errors, exit status 2 (``--help`` prints the usage)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, for the server to listen on; ``OSError`` when that is impossible."""
+    family, kind, proto, _name, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]  # fmt: skip
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does: restarts need no wait
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m sandbox",
         description="Offline double of Finnhub, Polygon/Massive, Alpha Vantage and Yahoo, on one port.",
     )
@@ -80,6 +103,12 @@ def parse_config(argv: list[str]) -> tuple[dict, argparse.Namespace]:
 
 def main(argv: list[str] | None = None) -> int:
     fields, args = parse_config(sys.argv[1:] if argv is None else argv)
+    try:
+        sock = _listen(args.host, args.port)
+    except OSError as exc:  # e.g. the port is in use: one line, as the metrics exporter says it
+        print(f"python -m sandbox: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     # Heavy imports (numpy, aiohttp, the exchange calendar) only once the arguments are known to be good.
     from aiohttp import web
 
@@ -91,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app = make_app(config)
     except ValueError as exc:  # e.g. a --now outside the exchange calendar
+        sock.close()
         print(f"python -m sandbox: error: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:
@@ -102,9 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         for provider, url in base_urls(root).items():
             print(f"  {provider.upper()}_BASE_URL={url}", flush=True)
     # No access log: it would print query strings, and query strings carry API keys.
-    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None, shutdown_timeout=0.5)
+    web.run_app(app, sock=sock, access_log=None, print=None, shutdown_timeout=0.5)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C while the market is built (once serving, aiohttp stops cleanly)
+        sys.exit(130)

@@ -13,7 +13,6 @@ was violated, a run's counts do not add up or a call is still pending at the end
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -29,7 +28,8 @@ from dispatch import Backlog
 from monitoring.ledgers import by_provider, read_ledgers
 from monitoring.ledgers import day_ledgers as read_day_ledgers
 from ratelimits import Limiter, parse_policy
-from runtime.settings import SettingsError
+from runtime.cli import Parser, positive_seconds, run_main
+from runtime.settings import Settings, SettingsError
 from stack.day import DAY_PHASES, Phase, phase_instant
 from stack.local import PROVIDER_PREFIXES, local_stack
 from stack.report import day_summary, dispatch_table
@@ -40,6 +40,51 @@ PROFILES = ("demo", "free")
 # Polygon's free 5/minute (two years, about 500 sessions, take about 100 minutes).
 FREE_HISTORY_SESSIONS = 30
 BACKFILL_TASK = "tasks.planner.plan_backfill"
+
+
+# The demo's mark on a working directory it claimed: only where it stands does the demo delete a database,
+# the one its last run left there.
+WORKDIR_MARKER = ".tickerbeat-demo"
+DEMO_DATABASE = "tickerbeat.db"
+
+
+def claim_workdir(workdir: str | Path, environ: dict | None = None) -> Path:
+    """The demo's own working directory (absolute), ready for a fresh database; checked before anything
+    starts. A directory the demo claimed (``WORKDIR_MARKER``) loses its last run's database; a new or
+    database-free one is claimed. ``UsageError`` (nothing deleted) for a directory holding a database the
+    demo did not create, and for the directory of the operator's database (``DATABASE_URL``, default
+    ``var/tickerbeat.db``): the demo never works where tickerbeat keeps its data."""
+    from runtime.cli import UsageError
+    from storage.engine import DEFAULT_URL, parse_url, sqlite_path
+    from storage.errors import StorageError
+
+    work = Path(workdir).resolve()
+    env = os.environ if environ is None else environ
+    try:
+        operators = sqlite_path(parse_url(env.get("DATABASE_URL") or DEFAULT_URL))
+    except StorageError:  # a malformed DATABASE_URL is the settings' to report; the demo does not use it
+        operators = None
+    if operators is not None and operators.resolve().parent == work:
+        raise UsageError(
+            f"--workdir {workdir} holds tickerbeat's own database ({operators}: DATABASE_URL or its default): "
+            "the demo works in a directory of its own, e.g. the default var/demo"
+        )
+    if work.exists() and not work.is_dir():
+        raise UsageError(f"--workdir {workdir} is a file, not a directory")
+    found = sorted(p.name for p in work.glob(f"{DEMO_DATABASE}*")) if work.is_dir() else []
+    if (work / WORKDIR_MARKER).is_file():
+        for name in found:
+            (work / name).unlink()
+        return work
+    if found:
+        raise UsageError(f"--workdir {workdir} holds a database the demo did not create ({', '.join(found)}): it "
+                         "deletes only its own; choose another --workdir, or move that database away")  # fmt: skip
+    work.mkdir(parents=True, exist_ok=True)
+    (work / WORKDIR_MARKER).write_text(
+        "This directory belongs to tickerbeat's demo (python -m stack.demo): each run deletes the database\n"
+        f"its last run left here ({DEMO_DATABASE}*). Delete this file to keep the demo out.\n"
+    )
+    return work
 
 
 def external_providers() -> bool:
@@ -64,7 +109,7 @@ def day_phases(days: int | None) -> tuple[Phase, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stack.demo", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m stack.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--symbols", type=int, default=6500, help="sandbox universe size (default 6500)")
     parser.add_argument("--profile", choices=PROFILES, default="demo",
                         help="the sandbox's limits and the providers' plans: demo (fast, default) or free (the "
@@ -74,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                              "with --profile free, about 13 s each at Polygon's free 5/minute)")  # fmt: skip
     parser.add_argument("--workdir", default="var/demo", help="database, logs and models (default var/demo)")
     parser.add_argument("--reports", default="reports", help="where the report goes (default reports)")
-    parser.add_argument("--timeout", type=float, default=None,
+    parser.add_argument("--timeout", type=positive_seconds, default=None,
                         help="seconds allowed per phase (default 900, more for a long free-profile history)")  # fmt: skip
     args = parser.parse_args(argv)
     if not 50 <= args.symbols <= 15000:
@@ -88,14 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         args.timeout = (
             max(900.0, 13.0 * (args.history_sessions or 0) + 600) if args.profile == "free" else 900.0
         )
+    Settings.from_env()  # a malformed variable stops the demo before anything starts
     return run(args)
 
 
 def run(args) -> int:
     t0 = time.monotonic()
-    work = Path(args.workdir).resolve()
-    for old in work.glob("tickerbeat.db*"):
-        old.unlink()
+    work = claim_workdir(args.workdir)  # refuses a database the demo did not create, before anything starts
     day = marketcal.last_completed_session(datetime.now(UTC) - timedelta(hours=1))
     previous = marketcal.previous_trading_day(day)
     days = history_days(previous, args.history_sessions) if args.history_sessions else None
@@ -134,6 +178,10 @@ def run(args) -> int:
                                   ledgers=day_ledgers(local.redis, [previous, day]))  # fmt: skip
     except SettingsError as exc:
         say(f"tickerbeat: configuration error: {exc}")
+        return 2
+    except TimeoutError as exc:  # stack.day: a phase that did not finish within --timeout
+        print(f"tickerbeat: a phase timed out: {exc}; everything was stopped; the workers' logs are in "
+              f"{work / 'logs'} (--timeout sets the seconds allowed per phase)", file=sys.stderr, flush=True)  # fmt: skip
         return 2
     out = Path(args.reports) / f"{day.isoformat()}-summary.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -272,4 +320,4 @@ def print_summary(summary: dict, path: Path) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

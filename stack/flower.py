@@ -13,12 +13,14 @@ Prometheus can reach them; everything else asks for the password.
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+
+from runtime.cli import Parser, UsageError, run_main
+from runtime.settings import Settings, SettingsError
 
 AUTH_VARIABLE = "FLOWER_BASIC_AUTH"
 LOOPBACK_NAMES = ("localhost",)
@@ -61,7 +63,7 @@ def flower_command(address: str, port: int, db: str) -> list[str]:
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     env = os.environ if environ is None else environ
-    parser = argparse.ArgumentParser(prog="python -m stack.flower", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m stack.flower", description=__doc__.splitlines()[0])
     parser.add_argument("--address", default="127.0.0.1", help="interface to bind (default %(default)s)")
     parser.add_argument("--port", type=int, default=5555, help="default %(default)s")
     parser.add_argument("--db", default="var/flower.db", help="Flower's state file (default %(default)s)")
@@ -70,8 +72,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         parser.error(f"--port must be 1-65535, got {args.port}")
     problem = auth_problem(env.get(AUTH_VARIABLE), args.address)
     if problem:
-        print(f"tickerbeat: {problem}", file=sys.stderr)
-        return 2
+        raise SettingsError(problem) if problem.startswith(AUTH_VARIABLE) else UsageError(problem)
+    Settings.from_env(env)  # Flower loads the workers' app: a malformed variable stops it here, in one line
     if not env.get(AUTH_VARIABLE):
         print(
             f"flower: no {AUTH_VARIABLE}: anyone on this machine can use it ({args.address})", file=sys.stderr
@@ -83,4 +85,4 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -9,11 +9,11 @@ still running is never deleted. Symbolic links are not followed and directories 
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
+
+from runtime.cli import Parser, run_main
 
 DAY_SECONDS = 86400
 DEFAULT_KEEP_DAYS = 7  # the seed's retention
@@ -51,7 +51,7 @@ def clean(directory: str | Path, keep_days: float = DEFAULT_KEEP_DAYS, *, now: f
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stack.logs", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m stack.logs", description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default="var/logs", help="log directory (default %(default)s)")
     parser.add_argument("--keep-days", type=float, default=DEFAULT_KEEP_DAYS, help="default %(default)s")
     parser.add_argument("--dry-run", action="store_true", help="list what would be deleted")
@@ -70,4 +70,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -9,28 +9,21 @@ same check when it starts (``worker.signals``).
 
 from __future__ import annotations
 
-import argparse
-import sys
-
 from planning.fit import check
-from runtime.settings import Settings, SettingsError
+from runtime.cli import Parser, run_main
+from runtime.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stack.plan", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m stack.plan", description=__doc__.splitlines()[0])
     parser.add_argument("--universe", type=int, default=6500, help="symbols in the universe (default 6500)")
     args = parser.parse_args(argv)
     if args.universe < 1:
         parser.error("--universe must be at least 1")
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"tickerbeat: configuration error: {exc}", file=sys.stderr)
-        return 2
-    fits, lines = check(settings, args.universe)
+    fits, lines = check(Settings.from_env(), args.universe)
     print("\n".join(lines))
     return 0 if fits else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

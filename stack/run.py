@@ -7,7 +7,6 @@ answers there). Ctrl-C stops everything. ``--worker Q`` runs one queue's worker 
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
@@ -16,7 +15,9 @@ from pathlib import Path
 
 import redis
 
+from runtime.cli import Parser, run_main
 from runtime.queues import BY_NAME, QUEUE_NAMES
+from runtime.settings import Settings
 from stack.redis_server import RedisServer
 from stack.workers import ProcessSet, beat_command, worker_command
 
@@ -31,15 +32,16 @@ def _redis_answers(url: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stack.run", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m stack.run", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--worker", metavar="QUEUE", help=f"run one worker in the foreground: {', '.join(QUEUE_NAMES)}"
     )
     parser.add_argument("--logs", default="var/logs", help="log directory (default var/logs)")
     args = parser.parse_args(argv)
+    if args.worker and args.worker not in BY_NAME:
+        parser.error(f"unknown queue {args.worker!r}; declared queues: {', '.join(QUEUE_NAMES)}")
+    Settings.from_env()  # the workers' and beat's settings: a malformed variable stops us before they start
     if args.worker:
-        if args.worker not in BY_NAME:
-            parser.error(f"unknown queue {args.worker!r}; declared queues: {', '.join(QUEUE_NAMES)}")
         os.execv(sys.executable, worker_command(BY_NAME[args.worker], loglevel="INFO"))
     return run_stack(Path(args.logs))
 
@@ -80,4 +82,4 @@ def run_stack(logs: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

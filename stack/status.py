@@ -120,22 +120,17 @@ def _text(value) -> str:
 
 
 def main(argv: list[str] | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> int:
-    import argparse
-
     import redis
     from sqlalchemy.exc import SQLAlchemyError
 
     from ratelimits import QuotaError
-    from runtime.settings import Settings, SettingsError
+    from runtime.cli import Parser
+    from runtime.settings import Settings
     from storage import StorageError
 
-    parser = argparse.ArgumentParser(prog="python -m stack.status", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m stack.status", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"tickerbeat status: configuration error: {exc}", file=sys.stderr)
-        return 2
+    settings = Settings.from_env()  # a malformed variable: runtime.cli's one line
     from runtime.resources import Resources
 
     ctx = Resources(settings)
@@ -172,4 +167,6 @@ def _redis_address(url: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from runtime.cli import run_main
+
+    run_main(main)

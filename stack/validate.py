@@ -23,7 +23,6 @@ import argparse
 import multiprocessing
 import os
 import queue
-import sys
 import time
 import traceback
 from collections import Counter
@@ -36,8 +35,9 @@ import requests
 import marketcal
 import ratelimits
 from providers import CLIENTS, Outcome, ProviderConfig
+from runtime.cli import Parser, UsageError, run_main
 from runtime.queues import BY_NAME, PROVIDERS
-from runtime.settings import Settings, SettingsError
+from runtime.settings import Settings
 from sandbox.testing import SandboxError, SandboxProcess
 from stack.redis_server import RedisServer, RedisServerError
 
@@ -259,7 +259,7 @@ def _only(text: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stack.validate", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m stack.validate", description=__doc__.splitlines()[0])
     parser.add_argument("--only", type=_only, default=list(CHECKS), help=f"some of {','.join(CHECKS)}")
     parser.add_argument("--live-seconds", type=float, default=15.0, help="live rate-limit run (default 15)")
     parser.add_argument("--sample-size", type=int, default=5, help="sample stocks (default 5)")
@@ -272,16 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sample-size must be between 3 and 20")
     if not 50 <= args.universe <= 2000:
         parser.error("--universe must be between 50 and 2000")
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"tickerbeat: configuration error: {exc}", file=sys.stderr)
-        return 2
+    settings = Settings.from_env()
     try:
         results = run(args, settings, say=lambda text: print(text, flush=True))
     except RedisServerError as exc:
-        print(f"tickerbeat: cannot start a private redis-server: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(f"cannot start a private redis-server: {exc}") from None
     failed = [r.name for r in results if not r.passed]
     print(
         f"\n{len(results) - len(failed)} of {len(results)} checks passed"
@@ -292,4 +287,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())
+    run_main(main)

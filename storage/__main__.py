@@ -7,7 +7,9 @@
 The URL defaults to ``DATABASE_URL``, else ``sqlite:///var/tickerbeat.db``; the backup directory to
 ``$TICKERBEAT_DATA_DIR/backups`` (``var/backups``), where the nightly backup task writes too. ``restore``
 replaces the whole database: it asks first on a terminal and needs ``--yes`` otherwise. Errors print one
-line (no traceback, no password) and exit with status 2.
+line (no traceback, no password) and exit with status 2; an unusable ``DATABASE_URL`` is reported as
+``tickerbeat: configuration error: DATABASE_URL: …``, as every entry point does (``runtime.cli``, which this
+package may not import).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from storage.engine import DEFAULT_URL, redact
+from storage.engine import DEFAULT_URL, check_url, redact
 from storage.errors import StorageError
 
 
@@ -25,8 +27,15 @@ def default_backup_dir() -> Path:
     return Path(os.environ.get("TICKERBEAT_DATA_DIR") or "var") / "backups"
 
 
+class _Parser(argparse.ArgumentParser):
+    """One-line usage errors, exit status 2 (``--help`` prints the usage)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m storage", description="tickerbeat's database")
+    parser = _Parser(prog="python -m storage", description="tickerbeat's database")
     commands = parser.add_subparsers(dest="command", required=True)
     found = {}
     for name, text in (
@@ -62,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     url = args.url or os.environ.get("DATABASE_URL") or DEFAULT_URL
     if args.command == "backup" and args.keep < 1:
         parser.error(f"--keep must be at least 1, got {args.keep}")
+    if not args.url:
+        try:
+            check_url(url)
+        except StorageError as exc:
+            print(f"tickerbeat: configuration error: DATABASE_URL: {exc}", file=sys.stderr)
+            return 2
 
     from storage import backup, migrate
 
@@ -86,4 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -29,6 +29,10 @@ from storage.errors import StorageError
 
 BUSY_TIMEOUT_SECONDS = 30  # how long an SQLite writer waits for the write lock before failing
 DEFAULT_URL = "sqlite:///var/tickerbeat.db"  # the embedded default, relative to the working directory
+# The databases and drivers tickerbeat installs (pyproject.toml: the postgres extra is psycopg 3).
+DRIVERS: dict[str, tuple[str, ...]] = {"sqlite": ("pysqlite",), "postgresql": ("psycopg",)}
+EXAMPLES = "sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/db"
+SUPPORTED = f"use {EXAMPLES}"
 log = logging.getLogger(__name__)
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^/]*@")  # up to the last @ of the authority
 
@@ -45,12 +49,25 @@ def parse_url(url: str | URL) -> URL:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
-        raise StorageError(f"not a database URL: {redact(url)!r}") from None
-    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StorageError(f"not a database URL: {redact(url)!r}: {SUPPORTED}") from None
+    if parsed.get_backend_name() not in DRIVERS:
         raise StorageError(
-            f"unsupported database {parsed.get_backend_name()!r} in {redact(parsed)!r}: use sqlite:///path or "
-            "postgresql+psycopg://user@host/db"
+            f"unsupported database {parsed.get_backend_name()!r} in {redact(parsed)!r}: {SUPPORTED}"
         )
+    return parsed
+
+
+def check_url(url: str | URL) -> URL:
+    """``parse_url`` and, further, the driver: the ones tickerbeat installs (``DRIVERS``), so that a URL
+    that would fail at the first connection (``mysql://``, ``postgresql+asyncpg://``) fails at start."""
+    parsed = parse_url(url)
+    backend = parsed.get_backend_name()
+    try:
+        driver = parsed.get_driver_name()
+    except (NoSuchModuleError, ImportError):
+        driver = parsed.drivername
+    if driver not in DRIVERS[backend]:
+        raise StorageError(f"unsupported driver {driver!r} in {redact(parsed)!r}: {SUPPORTED}")
     return parsed
 
 

@@ -32,7 +32,11 @@ from storage.types import UTCDateTime
 
 TICKER = 32  # longest ticker we accept (US tickers are <= 10; class shares and warrants add suffixes)
 ACTIONS = ("buy", "hold", "sell")
-DEFAULT_TIER = 3  # a new symbol starts in the least frequently refreshed tier until tiering runs
+# A symbol stored without a tier (a CSV import, the first start's listing) starts in tier 3 until tiering places
+# it. Tier 3 is not the least refreshed: tier 4, the rest of the universe, is (the overnight official bar only
+# under the `bulk-first` tier plan, Yahoo weekly under `seed`: beat_schedule.py; sizes in planning/capacity.py),
+# and the daily universe refresh puts new listings there itself.
+DEFAULT_TIER = 3
 USAGE_COUNTS = ("calls", "ok", "throttled", "quota_exhausted", "errors", "deferred")
 INDICATORS = (
     "sma_20",

@@ -15,7 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = re.findall(r"^([a-zA-Z][a-zA-Z_-]*):", (ROOT / "Makefile").read_text(), re.M)
 REQUIRED = ("install", "demo", "run", "test", "lint", "migrate", "sandbox", "worker", "beat", "flower", "metrics",
-            "inspect", "validate", "validate-plan", "up", "down", "logs", "backup", "restore", "clean-logs")  # fmt: skip
+            "inspect", "validate", "validate-plan", "up", "down", "logs", "backup", "restore", "clean-logs", "quotas",
+            "plan", "pause", "resume", "ops")  # fmt: skip
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 
@@ -36,7 +37,12 @@ def test_help_lists_every_target():
 @pytest.mark.parametrize(
     ("target", "commands"),
     [
-        ("inspect", [f"-m celery -A worker inspect {c} --timeout 5" for c in ("active", "reserved", "stats", "quotas")]),
+        ("inspect", ["-m stack.ops quotas", "-m stack.ops workers --timeout 5"]),
+        ("quotas", ["-m stack.ops quotas"]),
+        ("plan DAY=2026-11-20", ['-m stack.ops plan --day "2026-11-20"']),
+        ("pause P=yahoo REASON=rotation", ['-m stack.ops pause "yahoo" --reason "rotation"']),
+        ("resume P=yahoo", ['-m stack.ops resume "yahoo"']),
+        ("ops ARGS=pauses", ["-m stack.ops pauses"]),
         ("validate", ["-m stack.validate"]),
         ("flower", ["-m stack.flower --address 127.0.0.1 --port 5555 --db var/flower.db"]),
         ("metrics", ["-m monitoring --port 9102 --addr 127.0.0.1"]),

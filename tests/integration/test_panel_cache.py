@@ -51,4 +51,6 @@ def test_old_cached_panels_are_pruned(ctx, tmp_path):
     (cached,) = (tmp_path / "data" / "panels").glob("*.npz")
     assert prune_cache(ctx.settings.data_dir, 3, time.time()) == 0 and cached.exists()
     # the clock is passed in: four days on, the file is old enough to go
-    assert prune_cache(ctx.settings.data_dir, 3, cached.stat().st_mtime + 4 * 86400) == 1 and not cached.exists()
+    assert (
+        prune_cache(ctx.settings.data_dir, 3, cached.stat().st_mtime + 4 * 86400) == 1 and not cached.exists()
+    )
