@@ -6,13 +6,16 @@ stops the process with a message naming it (a user mistake: no traceback).
 
 from __future__ import annotations
 
+import sys
+
 from runtime.settings import SettingsError, load
 from worker.app import make_app
 
 try:
     settings = load()
 except SettingsError as exc:
-    raise SystemExit(f"tickerbeat: configuration error: {exc}") from None
+    print(f"tickerbeat: configuration error: {exc}", file=sys.stderr, flush=True)
+    raise SystemExit(2) from None  # a user mistake: status 2, as every entry point (runtime/cli.py)
 
 app = make_app(settings)
 

@@ -242,3 +242,13 @@ def test_a_demo_phase_that_times_out_is_one_line_naming_it_and_the_logs(tmp_path
     assert line.startswith("tickerbeat: a phase timed out: first start (universe, two years of history"), line
     assert "after 2 s" in line and str(tmp_path / "demo" / "logs") in line, line
     assert (tmp_path / "demo" / "logs").is_dir()
+
+
+def test_a_celery_command_with_a_bad_variable_is_one_line_and_status_2(tmp_path):
+    """``celery -A worker`` (what make worker, make beat and the compose services run) imports the app,
+    which loads the settings: the same line and status as every entry point of ours."""
+    celery = Path(sys.executable).with_name("celery")
+    case = _config(("inspect", "ping"), BAD_POOLS, POOLS_SAY)
+    answer = _run([str(celery), "-A", "worker"], case, 0, tmp_path)
+    assert answer.returncode == 2, answer
+    _check_line(_one_line(answer.stderr), case, 0)
