@@ -4,7 +4,8 @@
 - ``sandbox`` / ``sandbox_fast``: the same servers, ``reset()`` before the test (counters, log, limits,
   blocks, clock and faults back to the profile's).
 - ``sandbox_contract``: the contract tests' server (free plan rules, no limits, frozen clock, keys
-  ``good-key``/``other-key``); reset it before use.
+  ``good-key``/``other-key``); reset it before use, or take ``sb`` (reset), ``contract_universe`` (its
+  symbols) and ``plain`` (a symbol without splits or halts).
 - ``make_sandbox(**kwargs)``: a factory for custom servers (``SandboxProcess`` arguments: profile, symbols,
   seed, now, extra_args, frozen, profile_file); each is stopped after the test.
 
@@ -69,6 +70,28 @@ def sandbox_contract(tmp_path_factory):
                     extra_args=("--keys", "good-key,other-key"))  # fmt: skip
     yield server
     server.stop()
+
+
+@pytest.fixture
+def sb(sandbox_contract):
+    """The contract tests' server, reset."""
+    sandbox_contract.reset()
+    return sandbox_contract
+
+
+@pytest.fixture(scope="module")
+def contract_universe(sandbox_contract):
+    """The contract server's symbols, by ticker."""
+    return {s["symbol"]: s for s in sandbox_contract.universe()}
+
+
+@pytest.fixture(scope="module")
+def plain(contract_universe):
+    """An active common stock of the contract server without splits or halts, listed long ago."""
+    return next(
+        s for s, v in contract_universe.items()
+        if v["active"] and not v["splits"] and not v["halts"] and v["type"] == "Common Stock" and v["listed"] < "2020"
+    )  # fmt: skip
 
 
 @pytest.fixture

@@ -43,26 +43,6 @@ POLYGON_RANGE_KEYS = {
 }
 
 
-@pytest.fixture
-def sb(sandbox_contract):
-    sandbox_contract.reset()
-    return sandbox_contract
-
-
-@pytest.fixture(scope="module")
-def universe(sandbox_contract):
-    return {s["symbol"]: s for s in sandbox_contract.universe()}
-
-
-@pytest.fixture(scope="module")
-def plain(universe):
-    """An active common stock without splits or halts, listed long ago."""
-    return next(
-        s for s, v in universe.items()
-        if v["active"] and not v["splits"] and not v["halts"] and v["type"] == "Common Stock" and v["listed"] < "2020"
-    )  # fmt: skip
-
-
 def get(sb, provider: str, path: str, **params) -> requests.Response:
     return requests.get(sb.base_urls[provider] + path, params=params, timeout=30)
 
@@ -117,10 +97,10 @@ def test_finnhub_candle_is_not_on_the_free_plan(sb, plain):
     assert (r.status_code, r.json()) == (403, FINNHUB_NO_ACCESS)
 
 
-def test_finnhub_symbol_list(sb, universe):
+def test_finnhub_symbol_list(sb, contract_universe):
     rows = get(sb, "finnhub", "/stock/symbol", exchange="US", token=KEY).json()
     assert all(FINNHUB_SYMBOL_KEYS <= set(row) for row in rows)
-    assert {row["symbol"] for row in rows} == {s for s, v in universe.items() if v["active"]}
+    assert {row["symbol"] for row in rows} == {s for s, v in contract_universe.items() if v["active"]}
     assert {row["mic"] for row in rows} >= {"XNYS", "XNAS", "ARCX"}
     assert {row["currency"] for row in rows} == {"USD"}
     assert any("." in row["symbol"] for row in rows)  # class shares
@@ -129,7 +109,7 @@ def test_finnhub_symbol_list(sb, universe):
 # -- Polygon ---------------------------------------------------------------------------------------------
 
 
-def test_polygon_grouped_daily(sb, universe):
+def test_polygon_grouped_daily(sb, contract_universe):
     day = date(2026, 11, 24)
     body = get(
         sb, "polygon", f"/v2/aggs/grouped/locale/us/market/stocks/{day}", adjusted="true", apiKey=KEY
@@ -139,9 +119,11 @@ def test_polygon_grouped_daily(sb, universe):
     assert all(set(bar) == POLYGON_GROUPED_BAR_KEYS for bar in body["results"])
     assert {bar["t"] for bar in body["results"]} == {ms(day, 16)}  # 16:00 ET, epoch ms
     traded = {
-        s for s, v in universe.items() if v["listed"] <= str(day) and (v["delisted"] or "9999") > str(day)
+        s
+        for s, v in contract_universe.items()
+        if v["listed"] <= str(day) and (v["delisted"] or "9999") > str(day)
     }
-    halted = {s for s in traded for h in universe[s]["halts"] if h["first"] <= str(day) <= h["last"]}
+    halted = {s for s in traded for h in contract_universe[s]["halts"] if h["first"] <= str(day) <= h["last"]}
     assert {bar["T"] for bar in body["results"]} == traded - halted
 
 
@@ -254,7 +236,7 @@ def test_polygon_prev_is_the_last_available_session(sb, plain):
     assert bar["t"] == ms(date(2026, 11, 24), 16)  # 11-25 is not available before midnight ET
 
 
-def test_polygon_tickers_paginate_over_every_active_symbol(sb, universe):
+def test_polygon_tickers_paginate_over_every_active_symbol(sb, contract_universe):
     page = get(
         sb, "polygon", "/v3/reference/tickers", market="stocks", active="true", limit=120, apiKey=KEY
     ).json()
@@ -265,11 +247,13 @@ def test_polygon_tickers_paginate_over_every_active_symbol(sb, universe):
         tickers += [r["ticker"] for r in page["results"]]
         pages += 1
     assert pages >= 3 and tickers == sorted(tickers)
-    assert set(tickers) == {s for s, v in universe.items() if v["active"]} and len(tickers) == len(
+    assert set(tickers) == {s for s, v in contract_universe.items() if v["active"]} and len(tickers) == len(
         set(tickers)
     )
     delisted = get(
         sb, "polygon", "/v3/reference/tickers", market="stocks", active="false", limit=1000, apiKey=KEY
     ).json()
-    assert {r["ticker"] for r in delisted["results"]} == {s for s, v in universe.items() if not v["active"]}
+    assert {r["ticker"] for r in delisted["results"]} == {
+        s for s, v in contract_universe.items() if not v["active"]
+    }
     assert all(r["active"] is False and "delisted_utc" in r for r in delisted["results"])

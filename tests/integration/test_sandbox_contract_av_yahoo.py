@@ -41,26 +41,6 @@ YAHOO_NOT_FOUND = {
 }
 
 
-@pytest.fixture
-def sb(sandbox_contract):
-    sandbox_contract.reset()
-    return sandbox_contract
-
-
-@pytest.fixture(scope="module")
-def universe(sandbox_contract):
-    return {s["symbol"]: s for s in sandbox_contract.universe()}
-
-
-@pytest.fixture(scope="module")
-def plain(universe):
-    """An active common stock without splits or halts, listed long ago."""
-    return next(
-        s for s, v in universe.items()
-        if v["active"] and not v["splits"] and not v["halts"] and v["type"] == "Common Stock" and v["listed"] < "2020"
-    )  # fmt: skip
-
-
 def get(sb, provider: str, path: str, **params) -> requests.Response:
     return requests.get(sb.base_urls[provider] + path, params=params, timeout=30)
 
@@ -122,14 +102,14 @@ def test_av_global_quote(sb, plain):
     assert (unknown.status_code, unknown.json()) == (200, {"Global Quote": {}})
 
 
-def test_av_listing_status_csv(sb, universe):
+def test_av_listing_status_csv(sb, contract_universe):
     for state, status in (("active", "Active"), ("delisted", "Delisted")):
         r = get(sb, "alphavantage", "/query", function="LISTING_STATUS", state=state, apikey=KEY)
         rows = list(csv.reader(io.StringIO(r.text)))
         assert r.status_code == 200 and rows[0] == AV_LISTING_HEADER
         assert {row[6] for row in rows[1:]} == {status}
         assert {row[0] for row in rows[1:]} == {
-            s for s, v in universe.items() if v["active"] == (state == "active")
+            s for s, v in contract_universe.items() if v["active"] == (state == "active")
         }
 
 
@@ -158,16 +138,19 @@ def test_yahoo_chart_shape(sb, plain):
     assert all((t.hour, t.minute) == (9, 30) for t in opens)  # session open instants, epoch seconds
 
 
-def test_yahoo_unknown_and_delisted_symbols_are_404(sb, universe):
-    gone = next(s for s, v in universe.items() if not v["active"])
+def test_yahoo_unknown_and_delisted_symbols_are_404(sb, contract_universe):
+    gone = next(s for s, v in contract_universe.items() if not v["active"])
     for symbol in ("ZZZZZZ", gone):
         r = _yahoo(sb, symbol, date(2026, 10, 1), date(2026, 11, 25))
         assert (r.status_code, r.json()) == (404, YAHOO_NOT_FOUND)
 
 
-def test_yahoo_halted_session_is_null(sb, universe):
+def test_yahoo_halted_session_is_null(sb, contract_universe):
     halted = [
-        (s, h) for s, v in universe.items() for h in v["halts"] if v["active"] and "2025-01-01" < h["first"]
+        (s, h)
+        for s, v in contract_universe.items()
+        for h in v["halts"]
+        if v["active"] and "2025-01-01" < h["first"]
     ]
     require(bool(halted), "no halt in the window for this seed")
     symbol, halt = halted[0]
@@ -177,9 +160,12 @@ def test_yahoo_halted_session_is_null(sb, universe):
         assert set(result["indicators"]["quote"][0]["close"]) == {None}
 
 
-def test_yahoo_splits_are_events_and_prices_are_split_adjusted(sb, universe):
+def test_yahoo_splits_are_events_and_prices_are_split_adjusted(sb, contract_universe):
     split = [
-        (s, x) for s, v in universe.items() for x in v["splits"] if v["active"] and "2025-01-01" < x["date"]
+        (s, x)
+        for s, v in contract_universe.items()
+        for x in v["splits"]
+        if v["active"] and "2025-01-01" < x["date"]
     ]
     require(bool(split), "no split in the window for this seed")
     symbol, s = split[-1]
@@ -218,10 +204,10 @@ def test_the_providers_agree_on_a_bar(sb, plain):
     assert finnhub["pc"] == bar["c"]
 
 
-def test_unadjusted_vs_adjusted_around_a_split(sb, universe):
+def test_unadjusted_vs_adjusted_around_a_split(sb, contract_universe):
     split = [
         (s, x)
-        for s, v in universe.items()
+        for s, v in contract_universe.items()
         for x in v["splits"]
         if v["active"] and "2026-01-01" < x["date"] < "2026-11-20"
     ]
