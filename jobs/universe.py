@@ -127,7 +127,7 @@ def bootstrap(
     if history_days:
         state.hset(keys.BOOTSTRAP, "history_days", int(history_days))
     stored = state.hget(keys.BOOTSTRAP, "history_end")
-    day = history_end or (stored.decode() if stored else _history_day(now))
+    day = history_end or (stored.decode() if stored else history_day(now))
     facts, eta = bootstrap_facts(ctx, day)
     start: list[tuple[str, dict]] = []
     for step in next_steps(facts):
@@ -149,7 +149,8 @@ def bootstrap(
     return BootstrapPass(line, start)
 
 
-def _history_day(now: datetime) -> str:
+def history_day(now: datetime) -> str:
+    """Where the first start's history ends by default: the session before the last completed one."""
     return marketcal.previous_trading_day(marketcal.last_completed_session(now)).isoformat()
 
 

@@ -97,14 +97,11 @@ def next_text(entries: Iterable, now: datetime) -> str:
 def status_lines(ctx, now: datetime) -> list[str]:
     """The progress line and a line per provider, from ``ctx`` (a ``runtime.resources.Resources``)."""
     from beat_schedule import entries
-    from jobs.universe import bootstrap_facts
+    from jobs.universe import bootstrap_facts, history_day
     from planning.bootstrap import progress_line
 
     state = {_text(k): _text(v) for k, v in ctx.redis.hgetall(keys.BOOTSTRAP).items()}
-    day = (
-        state.get("history_end")
-        or marketcal.previous_trading_day(marketcal.last_completed_session(now)).isoformat()
-    )
+    day = state.get("history_end") or history_day(now)
     facts, eta = bootstrap_facts(ctx, day)
     line = progress_line(
         facts, eta, state.get("model_reason", ""), next_text(entries(ctx.settings.tier_plan), now)
