@@ -9,6 +9,8 @@ PORT   ?= 8765
 LOG_DIR ?= var/logs
 LOG_KEEP_DAYS ?= 7
 METRICS_ADDR ?= 127.0.0.1
+# `make test` runs this many pytest processes (by file: a file's tests share one process and its fixtures)
+TEST_JOBS ?= 2
 # `make inspect` waits this many seconds for the workers' replies
 INSPECT_TIMEOUT ?= 5
 # docker compose v2, else the v1 docker-compose binary; empty when neither is installed (expanded on use)
@@ -38,11 +40,11 @@ demo: install  ## one full trading day for 6,500 symbols against the offline san
 run: install  ## the long-running stack as local processes: a worker per queue and beat (Ctrl-C stops)
 	$(PY) -m stack.run --logs $(LOG_DIR)
 
-test: install  ## the whole suite (starts its own Redis; PostgreSQL when TEST_DATABASE_URL is set)
-	$(PY) -m pytest
+test: install  ## the whole suite on TEST_JOBS processes (starts its own Redis; PostgreSQL when TEST_DATABASE_URL is set)
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile
 
 test-fast: install  ## the suite without the slow tests
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile -m "not slow"
 
 lint: install  ## ruff check and format check
 	$(BIN)/ruff check .
