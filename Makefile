@@ -19,8 +19,8 @@ COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo run test test-fast lint format migrate sandbox validate validate-plan worker beat \
-        flower metrics inspect status ops quotas plan pause resume up down logs backup restore clean-logs bench \
-        clean compose-ready
+        flower metrics inspect status ops quotas plan pause resume dead-letters up down logs backup restore \
+        clean-logs bench clean compose-ready
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -99,6 +99,9 @@ pause: install  ## stop every worker calling a provider until make resume: make 
 
 resume: install  ## lift a provider's pause (or throttle block): make resume P=polygon
 	$(PY) -m stack.ops resume "$(P)"
+
+dead-letters: install  ## messages given up after too many deliveries: make dead-letters [SHOW=ID | REPLAY=ID]
+	$(PY) -m stack.ops dead-letters $(if $(SHOW),show "$(SHOW)")$(if $(REPLAY),replay "$(REPLAY)")
 
 compose-ready:  ## check that Docker Compose and a Docker engine are usable (up, down and logs do first)
 	@test -n "$(COMPOSE)" || { echo "make: Docker Compose is not installed (neither 'docker compose' nor 'docker-compose'); see docs/operations.md" >&2; exit 1; }

@@ -3,13 +3,16 @@
 ``Backlog`` receives a Redis client (it never builds one) and knows nothing of Celery: it admits runs
 (``submit``), lets calls out in order (``take``), and settles each released call exactly once (``settle``),
 putting a deferred call back in its place in line; ``close`` ends a run's window; ``reclaim`` puts back
-calls whose release was lost. Each step is one atomic Lua script, so many feeders and workers can share it.
+calls whose release was lost, at most ``max_redrives`` times per key and run: a key lost that often is
+settled stale instead (a call whose task keeps dying would otherwise spend quota every hour for ever).
+Each step is one atomic Lua script, so many feeders and workers can share it.
 
 Keys (``<p>`` = prefix, default ``tickerbeat:dispatch``; ``{provider}`` is a Redis Cluster hash tag):
 
     <p>:{provider}:backlog    sorted set: "<run>|<key>" by priority * 1e12 + admission sequence
     <p>:{provider}:inflight   sorted set: "<run>|<key>|<score>|<token>" by release instant
-    <p>:run:<run id>          hash: the run's spec and ledger counters (expires a week after it is done)
+    <p>:run:<run id>          hash: the run's spec and ledger counters, "l:<key>" times the key was lost
+                              (expires a week after the run is done)
     <p>:run:<run id>:keys     set: the run's keys (runs with ``track_ok``)
     <p>:run:<run id>:ok       set: keys answered ``ok`` (runs with ``track_ok``)
     <p>:open, <p>:day:<day>   sets of run ids: the open runs, the runs of a day
@@ -26,6 +29,8 @@ from importlib import resources
 from dispatch.runs import Ledger, Release, RunSpec
 
 RUN_KEEP_SECONDS = 8 * 86400  # a finished run's ledger stays readable for a week of plan records
+# Times a key of a run may be lost (reclaimed) before it is settled stale; TICKERBEAT_MAX_REDRIVES.
+MAX_REDRIVES = 3
 
 
 def _lua(name: str) -> str:
@@ -39,10 +44,20 @@ def _text(value) -> str:
 @dataclass(frozen=True)
 class Settled:
     """What ``settle`` did: ``what`` is made, requeued, carried, stale or duplicate; ``complete``: this
-    settle finished the run (fire its callback)."""
+    settle finished the run (fire its callback). For a reclaimed release: ``lost``, the times its key has
+    been lost in the run, and ``given_up``, True when that reached the cap and the key was settled stale."""
 
     what: str
     complete: bool
+    lost: int = 0
+    given_up: bool = False
+
+    @property
+    def why(self) -> str:
+        """The reason a given-up key is marked stale with (empty otherwise)."""
+        if not self.given_up:
+            return ""
+        return f"lost {self.lost} times: released, never settled (TICKERBEAT_MAX_REDRIVES)"
 
 
 @dataclass(frozen=True)
@@ -111,17 +126,20 @@ class Backlog:
         """True while ``release`` is in flight (not settled, not reclaimed): its call may be made."""
         return self.client.zscore(self.flight_key(provider), release.member) is not None
 
-    def settle(self, provider: str, release: Release, what: str, outcome: str = "") -> Settled:
-        """End a released call: ``made``, ``deferred`` (back to its place in line), ``reclaimed`` or ``failed``."""
+    def settle(
+        self, provider: str, release: Release, what: str, outcome: str = "", max_redrives: int = 0
+    ) -> Settled:
+        """End a released call: ``made``, ``deferred`` (back to its place in line), ``reclaimed`` or ``failed``.
+        ``max_redrives`` (``reclaimed`` only; 0: no cap): see ``reclaim``."""
         if what not in ("made", "deferred", "reclaimed", "failed"):
             raise ValueError(f"unknown settlement {what!r}")
-        done, complete = self._settle(
+        done, complete, lost, given_up = self._settle(
             keys=[self.flight_key(provider), self.line_key(provider), self.open_key],
-            args=[release.member, what, outcome or what, f"{self.prefix}:run:"],
+            args=[release.member, what, outcome or what, f"{self.prefix}:run:", int(max_redrives)],
         )
         if _text(complete) == "1":
             self._expire_run(release.run_id)
-        return Settled(_text(done), _text(complete) == "1")
+        return Settled(_text(done), _text(complete) == "1", int(_text(lost)), _text(given_up) == "1")
 
     def close(self, spec: RunSpec) -> Closed:
         """End ``spec``'s window: what is still in line leaves it (carried or stale, as the run says)."""
@@ -138,19 +156,22 @@ class Backlog:
             pipe.expire(self.run_key(run_id) + suffix, RUN_KEEP_SECONDS)
         pipe.execute()
 
-    def reclaim(self, provider: str, released_before: float) -> list[tuple[Release, Settled]]:
+    def reclaim(
+        self, provider: str, released_before: float, max_redrives: int = MAX_REDRIVES
+    ) -> list[tuple[Release, Settled]]:
         """Put back in line every call of ``provider`` released before ``released_before`` (epoch s) and
         still in flight: its message is presumed lost. A late run of that message finds its release gone
         (``holds`` is False) and makes no call.
 
-        Returns each reclaimed release with what its settle did: as after ``settle``, a call of a run
-        whose window has ended is carried or stale (the caller carries it or marks it stale), and may
-        complete the run (the caller fires its callback)."""
+        A key lost ``max_redrives`` times in its run (0: no cap) is not put back: it is settled stale and
+        ``given_up`` (the caller marks it stale with ``Settled.why``). Returns each reclaimed release with
+        what its settle did: as after ``settle``, a call of a run whose window has ended is carried or stale
+        (the caller carries it or marks it stale), and may complete the run (the caller fires its callback)."""
         stuck = self.client.zrangebyscore(self.flight_key(provider), "-inf", released_before)
         out = []
         for m in stuck:
             release = Release(_text(m))
-            settled = self.settle(provider, release, "reclaimed")
+            settled = self.settle(provider, release, "reclaimed", max_redrives=max_redrives)
             if settled.what != "duplicate":
                 out.append((release, settled))
         return out
@@ -210,5 +231,5 @@ class Backlog:
             deferred_made=n("deferred_made"), reclaimed=n("reclaimed"), carried=n("carried"), stale=n("stale"),
             backlog=line, in_flight=flight, done=raw.get("done") == "1", closed=raw.get("closed") == "1",
             deadline=float(raw["deadline"]) if raw.get("deadline") else None,
-            outcomes={k[2:]: int(v) for k, v in raw.items() if k.startswith("o:")},
+            outcomes={k[2:]: int(v) for k, v in raw.items() if k.startswith("o:")}, given_up=n("given_up"),
         )  # fmt: skip

@@ -87,7 +87,8 @@ class Release:
 class Ledger:
     """A run's accounting. ``deferred_made``: made after at least one deferral (a subset of ``made``);
     ``deferred``: deferrals (a call may be deferred more than once); ``reclaimed``: releases presumed lost
-    and put back in line; ``outcomes``: made calls per outcome (ok, not_found, throttled...)."""
+    and put back in line (re-drives); ``given_up``: keys lost ``TICKERBEAT_MAX_REDRIVES`` times and settled
+    stale instead (a part of ``stale``); ``outcomes``: made calls per outcome (ok, not_found, throttled...)."""
 
     run_id: str
     provider: str
@@ -108,6 +109,7 @@ class Ledger:
     closed: bool
     deadline: float | None
     outcomes: dict[str, int]
+    given_up: int = 0
 
     @property
     def pending(self) -> int:
@@ -134,6 +136,8 @@ class Ledger:
             out.append(f"more calls settled than admitted ({-self.pending} too many)")
         if self.done and self.pending:
             out.append(f"marked done with {self.pending} pending")
+        if self.given_up > self.stale:
+            out.append(f"given up {self.given_up} > stale {self.stale}")
         return out
 
     def undone_after(self, now: float) -> int:
@@ -157,5 +161,5 @@ class Ledger:
             "planned": self.planned, "admitted": self.admitted, "made": self.made,
             "deferred_then_made": self.deferred_made, "carried": self.carried_total, "stale": self.stale,
             "pending": self.pending, "deferrals": self.deferred, "reclaimed": self.reclaimed,
-            "done": self.done, "adds_up": not self.problems(),
+            "given_up": self.given_up, "done": self.done, "adds_up": not self.problems(),
         }  # fmt: skip

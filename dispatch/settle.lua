@@ -9,14 +9,21 @@ ARGV[2]  "made" (the call was made, or definitively answered without one), "defe
          counted stale)
 ARGV[3]  the call's outcome (ok, not_found, throttled, ...), counted per run as "o:<outcome>"
 ARGV[4]  the run hash key prefix ("<prefix>:run:")
+ARGV[5]  "reclaimed" only: the most times a key may be lost in one run ("0": no cap). Each loss is counted
+         in the run hash ("l:<key>"); the one that reaches the cap settles the key stale ("given_up")
+         instead of putting it back in line, so a call whose task keeps dying is not re-driven for ever.
 
-Returns {what, complete}: what = "duplicate" | "made" | "requeued" | "carried" | "stale"; complete = "1"
-when this settle left the run with nothing pending (the caller fires its callback once).
+Returns {what, complete, lost, given_up}: what = "duplicate" | "made" | "requeued" | "carried" | "stale";
+complete = "1" when this settle left the run with nothing pending (the caller fires its callback once);
+lost = times the key has been lost in this run; given_up = "1" when this settle gave the key up.
 --]]
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return {'duplicate', '0'} end
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return {'duplicate', '0', '0', '0'} end
 local run_id, key, score = string.match(ARGV[1], '^(.*)|([^|]*)|([^|]*)|[^|]*$')
 local run = ARGV[4] .. run_id
 local what
+local lost, given_up = 0, '0'
+if ARGV[2] == 'reclaimed' then lost = redis.call('HINCRBY', run, 'l:' .. key, 1) end
+local cap = tonumber(ARGV[5] or '0') or 0
 if ARGV[2] == 'made' then
   redis.call('HINCRBY', run, 'made', 1)
   if redis.call('HDEL', run, 't:' .. key) == 1 then redis.call('HINCRBY', run, 'deferred_made', 1) end
@@ -29,6 +36,11 @@ elseif ARGV[2] == 'failed' then
   redis.call('HINCRBY', run, 'stale', 1)
   redis.call('HINCRBY', run, 'o:failed', 1)
   what = 'stale'
+elseif cap > 0 and lost >= cap then
+  -- lost too often: never released again, stale with that reason
+  redis.call('HINCRBY', run, 'stale', 1)
+  redis.call('HINCRBY', run, 'given_up', 1)
+  what, given_up = 'stale', '1'
 elseif redis.call('HGET', run, 'closed') == '1' then
   -- its window is over: carried to the next run or stale, as the run says
   local expiry = redis.call('HGET', run, 'on_expiry')
@@ -44,6 +56,6 @@ local h = redis.call('HMGET', run, 'admitted', 'made', 'carried', 'stale')
 local pending = tonumber(h[1]) - tonumber(h[2]) - tonumber(h[3]) - tonumber(h[4])
 if pending <= 0 and redis.call('HSETNX', run, 'done', '1') == 1 then
   redis.call('SREM', KEYS[3], run_id)
-  return {what, '1'}
+  return {what, '1', tostring(lost), given_up}
 end
-return {what, '0'}
+return {what, '0', tostring(lost), given_up}

@@ -47,11 +47,18 @@ METRICS: tuple[Metric, ...] = (
     # -- API usage (workers, through Redis) -------------------------------------------------------------
     _m(API, "tickerbeat_api_calls_total", "counter", "provider endpoint outcome",
        "Provider client calls by outcome (ok, throttled, quota_exhausted, not_entitled, not_found, transient, "
-       "bad_data, config_error, deferred, unavailable); deferred and unavailable sent no request."),
+       "timeout, bad_data, config_error, deferred, unavailable); deferred and unavailable sent no request."),
     _m(API, "tickerbeat_api_call_duration_seconds", "histogram", "provider endpoint",
        "HTTP time of provider calls that sent a request, from sending to reading the whole answer."),
     _m(API, "tickerbeat_api_usage_calls", "gauge", "provider window",
        "Calls made per provider from the api_usage table: window=day (today, UTC) or month (month to date)."),
+    _m(API, "tickerbeat_store_records_total", "counter", "provider outcome",
+       "Records of fetched answers by what storage did with them: stored, or refused (a value its table "
+       "cannot hold, or refused by the database for a data reason: that record's bad data, logged with why)."),
+    _m(API, "tickerbeat_store_failures_total", "counter", "provider outcome",
+       "Store steps the database did not take: retried (an operational error: connection lost, locked, "
+       "read-only), unavailable (still failing after the retries: nothing written, the call back in line), "
+       "held (no call made while the database was found unavailable in the last 30 s)."),
     # -- quota engine (Limiter.stats, read from Redis at scrape time) -----------------------------------
     _m(QUOTA, "tickerbeat_quota_used", "gauge", "provider window",
        "Units booked in the quota window ending now (bookings for later instants included)."),
@@ -92,6 +99,9 @@ METRICS: tuple[Metric, ...] = (
        "Admitted calls still pending after their run's deadline (Ledger.undone_after, Redis clock)."),
     _m(DISPATCH, "tickerbeat_dispatch_unbalanced_runs", "gauge", "provider kind",
        f"Runs whose counts do not add up (Ledger.problems) in three reads, of {_DAY_RUNS}."),
+    _m(DISPATCH, "tickerbeat_dispatch_redrives_total", "counter", "provider outcome",
+       "Released calls presumed lost (in flight past TICKERBEAT_DISPATCH_LOST_AFTER_SECONDS): requeued (back "
+       "in line) or given_up (lost TICKERBEAT_MAX_REDRIVES times in its run: marked stale, not released again)."),
     # -- cost and budget (plans, settings, Redis) ---------------------------------------------------------
     _m(COST, "tickerbeat_cost_daily_usd", "gauge", "provider",
        "Cost accrued today (UTC): the day's share of the plan fee plus overage beyond the included calls."),
@@ -111,6 +121,9 @@ METRICS: tuple[Metric, ...] = (
     _m(PIPELINE, "tickerbeat_tasks_total", "counter", "task queue state",
        "Finished task runs by final state (success, failure, retry, ...)."),
     _m(PIPELINE, "tickerbeat_task_duration_seconds", "histogram", "task queue", "Run time of task runs."),
+    _m(PIPELINE, "tickerbeat_dead_letters_total", "counter", "task queue",
+       "Messages kept as dead letters instead of run again: delivered more than TICKERBEAT_MAX_DELIVERIES "
+       "times, their worker dying each time (python -m stack.ops dead-letters)."),
     _m(PIPELINE, "tickerbeat_queue_messages", "gauge", "queue", "Messages waiting in the queue (broker)."),
     _m(PIPELINE, "tickerbeat_queue_unacked_messages", "gauge", "queue",
        "Messages delivered to a worker and not yet acknowledged (running or reserved)."),

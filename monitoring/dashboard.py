@@ -34,6 +34,11 @@ ROWS: list[tuple[str, list[tuple[str, str, str, list[tuple[str, str]]]]]] = [
              " / sum by (provider) (rate(tickerbeat_api_call_duration_seconds_count[5m]))", "mean {{provider}}")]),
         ("Calls made today and this month (api_usage)", "table", "short", [
             ("tickerbeat_api_usage_calls", "{{provider}} {{window}}")]),
+        ("Records stored and refused (bad data) per hour", "timeseries", "short", [
+            ("sum by (provider, outcome) (increase(tickerbeat_store_records_total[1h]))", "{{provider}} {{outcome}}")]),
+        ("Database failures of store steps per hour", "timeseries", "short", [
+            ("sum by (provider, outcome) (increase(tickerbeat_store_failures_total[1h]))",
+             "{{provider}} {{outcome}}")]),
     ]),
     ("Quotas", [
         ("Quota utilisation per window", "timeseries", "percentunit", [
@@ -74,6 +79,8 @@ ROWS: list[tuple[str, list[tuple[str, str, str, list[tuple[str, str]]]]]] = [
             ("sum by (provider) (tickerbeat_dispatch_undone)", "{{provider}}")]),
         ("Runs whose counts do not add up", "stat", "short", [
             ("sum by (provider) (tickerbeat_dispatch_unbalanced_runs)", "{{provider}}")]),
+        ("Lost releases re-driven and given up (TICKERBEAT_MAX_REDRIVES)", "stat", "short", [
+            ("sum by (provider, outcome) (tickerbeat_dispatch_redrives_total)", "{{provider}} {{outcome}}")]),
     ]),
     ("Cost and budget", [
         ("Projected month vs budget", "timeseries", "currencyUSD", [
@@ -98,6 +105,8 @@ ROWS: list[tuple[str, list[tuple[str, str, str, list[tuple[str, str]]]]]] = [
         ("Task run time p95", "timeseries", "s", [
             ("histogram_quantile(0.95, sum by (le, task) (rate(tickerbeat_task_duration_seconds_bucket[15m])))",
              "{{task}}")]),
+        ("Dead letters (given up after too many deliveries: python -m stack.ops dead-letters)", "stat", "short", [
+            ("sum by (task) (tickerbeat_dead_letters_total)", "{{task}}")]),
         ("Queue depth", "timeseries", "short", [
             ("tickerbeat_queue_messages", "waiting {{queue}}"),
             ("tickerbeat_queue_unacked_messages", "unacked {{queue}}")]),

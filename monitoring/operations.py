@@ -19,7 +19,10 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 
+from redis.exceptions import RedisError
+
 import marketcal
+from monitoring import recording
 from monitoring.ledgers import by_provider, day_ledgers, record
 from ratelimits import QuotaError
 from runtime import keys
@@ -152,16 +155,33 @@ def is_pause(report: Mapping) -> bool:
 
 
 def quotas(ctx, providers: Iterable[str] = PROVIDERS) -> dict[str, dict]:
-    """``quota_report`` of each provider (``{"error": …}`` for one whose state cannot be read)."""
+    """``quota_report`` of each provider (``{"error": …}`` for one whose state cannot be read), with its
+    ``redrives``: released calls presumed lost and put back in line (``requeued``) or marked stale after
+    ``TICKERBEAT_MAX_REDRIVES`` losses (``given_up``), counted since Redis began keeping metrics."""
     out = {}
-    for name in providers:
+    names = list(providers)
+    redrives = _redrives(ctx.redis, names)
+    for name in names:
         try:
             out[name] = quota_report(
                 ctx.limiter.stats(name, ctx.policy(name)), ctx.settings.providers[name].quota
             )
         except QuotaError as exc:
             out[name] = {"error": str(exc)}
+            continue
+        if redrives is not None:
+            out[name]["redrives"] = {o: int(redrives[(name, o)]) for o in recording.REDRIVE_OUTCOMES}
     return out
+
+
+def _redrives(r, providers: list[str]) -> dict[tuple[str, str], float] | None:
+    """The re-drive counters (``monitoring.recording.REDRIVES_KEY``), or None when Redis cannot be read
+    (the quota reports then say why)."""
+    try:
+        raw = r.hgetall(recording.REDRIVES_KEY)
+    except (RedisError, OSError):
+        return None
+    return recording.served_counts(raw, providers, recording.REDRIVE_OUTCOMES)
 
 
 def pauses(ctx) -> dict[str, dict]:

@@ -11,6 +11,11 @@ Layout (field names are JSON arrays of label values, so no label value can be mi
 - ``tickerbeat:metrics:call_seconds``   histogram of HTTP time per ``[provider, endpoint]``
 - ``tickerbeat:metrics:tasks``          ``[task, queue, state]`` -> finished task runs (integer)
 - ``tickerbeat:metrics:task_seconds``   histogram of task run time per ``[task, queue]``
+- ``tickerbeat:metrics:store_records``  ``[provider, outcome]`` -> records of answers stored or refused
+- ``tickerbeat:metrics:store_failures`` ``[provider, outcome]`` -> store steps the database did not take
+  (retried, unavailable, held)
+- ``tickerbeat:metrics:redrives``       ``[provider, outcome]`` -> lost releases requeued or given up
+- ``tickerbeat:metrics:dead_letters``   ``[task, queue]`` -> messages dead-lettered (integer)
 - ``tickerbeat:metrics:worker:<host>``  a live worker: ``queues`` (comma list), ``processes``, ``busy``;
   expires ``WORKER_TTL_SECONDS`` after its last refresh, so a killed worker disappears by itself
 - ``tickerbeat:metrics:workers``        set of worker hostnames (index of the hashes above)
@@ -33,7 +38,15 @@ CALLS_KEY = f"{PREFIX}:calls"
 CALL_SECONDS_KEY = f"{PREFIX}:call_seconds"
 TASKS_KEY = f"{PREFIX}:tasks"
 TASK_SECONDS_KEY = f"{PREFIX}:task_seconds"
+STORE_RECORDS_KEY = f"{PREFIX}:store_records"
+STORE_FAILURES_KEY = f"{PREFIX}:store_failures"
+REDRIVES_KEY = f"{PREFIX}:redrives"
+# The outcomes each of those counts, every one served (0 until it happens) for every provider.
+STORE_RECORD_OUTCOMES = ("stored", "refused")
+STORE_FAILURE_OUTCOMES = ("retried", "unavailable", "held")
+REDRIVE_OUTCOMES = ("requeued", "given_up")
 WORKERS_KEY = f"{PREFIX}:workers"
+DEAD_LETTERS_KEY = f"{PREFIX}:dead_letters"
 BEAT_TICK_KEY = "tickerbeat:beat:last_tick"
 
 # Upper bounds in seconds. HTTP calls: the sandbox answers in milliseconds, real providers in tenths of a
@@ -102,6 +115,25 @@ def record_call(r, provider: str, endpoint: str | None, outcome: str, seconds: f
     pipe.execute()
 
 
+def record_counts(r, key: str, provider: str, counts: Mapping[str, int]) -> None:
+    """Add ``counts`` (outcome -> n; zeros skipped) to the ``[provider, outcome]`` counters of ``key``
+    (``STORE_RECORDS_KEY``, ``STORE_FAILURES_KEY`` or ``REDRIVES_KEY``). One pipelined round trip at most;
+    raises redis errors."""
+    pipe = r.pipeline(transaction=False)
+    for outcome, n in counts.items():
+        if n:
+            pipe.hincrby(key, field(provider, outcome), int(n))
+    if len(pipe):
+        pipe.execute()
+
+
+def served_counts(raw: Mapping[bytes | str, bytes | str], providers: Iterable[str], outcomes: Sequence[str]
+                  ) -> dict[tuple[str, str], float]:  # fmt: skip
+    """A ``[provider, outcome]`` counter hash decoded, with 0 for every provider and outcome not counted
+    yet (so the series exist before the first event)."""
+    return {**{(p, o): 0.0 for p in providers for o in outcomes}, **counts(raw, 2)}
+
+
 def record_task(r, task: str, queue: str, state: str, seconds: float | None) -> None:
     """Count one finished task run in ``state`` (Celery's state, lower-cased: success, failure, retry, ...)
     and its run time (``seconds``; None when unknown, e.g. a hard time limit killed the process).
@@ -111,6 +143,11 @@ def record_task(r, task: str, queue: str, state: str, seconds: float | None) -> 
     if _valid_seconds(seconds):
         _observe(pipe, TASK_SECONDS_KEY, (task, queue), seconds, TASK_BUCKETS)
     pipe.execute()
+
+
+def record_dead_letter(r, task: str, queue: str) -> None:
+    """Count one message kept as a dead letter instead of run again (jobs/dead_letters.py)."""
+    r.hincrby(DEAD_LETTERS_KEY, field(task, queue), 1)
 
 
 def record_worker(

@@ -18,6 +18,7 @@ from monitoring import ledgers, recording
 from monitoring.samples import Samples
 from ratelimits import Limiter, Policy
 from runtime import keys
+from runtime.queues import PROVIDERS
 
 log = logging.getLogger("tickerbeat.exporter")
 
@@ -50,6 +51,8 @@ def read_metrics(r, beat=None) -> Samples:
         out.histogram("tickerbeat_api_call_duration_seconds", labels, buckets, total)
     for labels, n in sorted(recording.counts(tasks, 3).items()):
         out.add("tickerbeat_tasks_total", n, *labels)
+    for labels, n in sorted(recording.counts(r.hgetall(recording.DEAD_LETTERS_KEY), 2).items()):
+        out.add("tickerbeat_dead_letters_total", n, *labels)
     for labels, (buckets, total) in sorted(
         recording.cumulative(task_seconds, recording.TASK_BUCKETS, 2).items()
     ):
@@ -58,6 +61,27 @@ def read_metrics(r, beat=None) -> Samples:
     active, level = conservation(conservation_raw)
     out.add("tickerbeat_conservation_mode", 1.0 if active else 0.0)
     out.add("tickerbeat_conservation_level", level)
+    out.merge(read_outcome_counts(r))
+    return out
+
+
+# Counters served for every provider and outcome, 0 until the first event: (metric, key, outcomes).
+OUTCOME_COUNTERS = (
+    ("tickerbeat_store_records_total", recording.STORE_RECORDS_KEY, recording.STORE_RECORD_OUTCOMES),
+    ("tickerbeat_store_failures_total", recording.STORE_FAILURES_KEY, recording.STORE_FAILURE_OUTCOMES),
+    ("tickerbeat_dispatch_redrives_total", recording.REDRIVES_KEY, recording.REDRIVE_OUTCOMES),
+)
+
+
+def read_outcome_counts(r) -> Samples:
+    """Store outcomes and dispatch re-drives per provider and outcome (one pipelined round trip)."""
+    pipe = r.pipeline(transaction=False)
+    for _, key, _ in OUTCOME_COUNTERS:
+        pipe.hgetall(key)
+    out = Samples()
+    for (name, _, outcomes), raw in zip(OUTCOME_COUNTERS, pipe.execute(), strict=True):
+        for labels, n in sorted(recording.served_counts(raw, PROVIDERS, outcomes).items()):
+            out.add(name, n, *labels)
     return out
 
 

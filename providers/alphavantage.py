@@ -17,9 +17,11 @@ from typing import Any
 
 import marketcal
 from providers.base import Answer, BaseClient, Parsed
+from providers.guards import classifier, each, parser
 from providers.records import DailyBar, Quote, SymbolInfo
 from providers.results import FetchResult, Outcome, Verdict
 from providers.symbols import canonical, parse_symbol, provider_spelling
+from providers.validation import EARLIEST, LATEST, clean_text
 from providers.wire import (
     BadBody,
     generic_verdict,
@@ -39,6 +41,7 @@ NOTE_RETRY_AFTER = 60.0
 LISTING_COLUMNS = ("symbol", "name", "exchange", "assetType", "ipoDate", "delistingDate", "status")
 
 
+@classifier(NAME)
 def classify(
     status: int,
     headers: Mapping[str, str],
@@ -107,42 +110,38 @@ def _information(text: str, headers: Mapping[str, str], now: float | None, burst
     )
 
 
+@parser
 def parse_daily(body: str, symbol: str, fetched_at: datetime) -> Parsed:
-    """``TIME_SERIES_DAILY`` -> unadjusted ``DailyBar`` rows, oldest first; numbers arrive as strings."""
+    """``TIME_SERIES_DAILY`` -> unadjusted ``DailyBar`` rows, oldest first; numbers arrive as strings.
+    A row whose key is not a ``YYYY-MM-DD`` date, or that is not an object, is dropped and counted."""
     data = loads(body)
     series = data.get("Time Series (Daily)") if isinstance(data, dict) else None
     if not isinstance(series, dict):
         raise BadBody(f"no 'Time Series (Daily)' object: {snippet(body)!r}")
-    bars = []
-    dropped = 0
-    for key in sorted(series):
+
+    def bar(key: str) -> DailyBar | None:
         row = series[key]
-        try:
-            day = date.fromisoformat(key)
-        except (TypeError, ValueError):
-            dropped += 1
-            continue
         if not isinstance(row, dict):
-            dropped += 1
-            continue
-        bars.append(
-            DailyBar(
-                symbol=symbol,
-                day=day,
-                open=number(row.get("1. open")),
-                high=number(row.get("2. high")),
-                low=number(row.get("3. low")),
-                close=number(row.get("4. close")),
-                volume=number(row.get("5. volume")),
-                vwap=None,
-                adjusted=False,
-                source=NAME,
-                fetched_at=fetched_at,
-            )
+            return None
+        return DailyBar(
+            symbol=symbol,
+            day=date.fromisoformat(key),
+            open=number(row.get("1. open")),
+            high=number(row.get("2. high")),
+            low=number(row.get("3. low")),
+            close=number(row.get("4. close")),
+            volume=number(row.get("5. volume")),
+            vwap=None,
+            adjusted=False,
+            source=NAME,
+            fetched_at=fetched_at,
         )
+
+    bars, dropped = each(sorted(series), bar, f"{NAME} daily")
     return Parsed(tuple(bars), dropped)
 
 
+@parser
 def parse_global_quote(body: str, symbol: str, fetched_at: datetime) -> Parsed:
     """``GLOBAL_QUOTE`` -> one ``Quote``; ``at`` is the latest trading day's close (UTC)."""
     data = loads(body)
@@ -170,15 +169,19 @@ def parse_global_quote(body: str, symbol: str, fetched_at: datetime) -> Parsed:
 
 
 def _close_of(day: date) -> datetime:
-    """The session close of ``day`` (13:00 ET on half days), or 16:00 ET when the calendar has no session."""
+    """The session close of ``day`` (13:00 ET on half days), or 16:00 ET when the calendar has no session.
+    A day outside ``[EARLIEST, LATEST)`` is a garbled field (the calendar would overflow on year 9999)."""
+    if not EARLIEST <= day < LATEST:
+        raise BadBody(f"'07. latest trading day' {day.isoformat()} is not a plausible day")
     try:
         if marketcal.is_trading_day(day):
             return marketcal.session_close(day)
-    except ValueError:  # outside the calendar's range
+    except (ValueError, OverflowError):  # outside the calendar's range
         pass
     return datetime.combine(day, time(16, 0), marketcal.EASTERN).astimezone(UTC)
 
 
+@parser
 def parse_listing(body: str, fetched_at: datetime) -> Parsed:
     """``LISTING_STATUS`` CSV -> ``SymbolInfo`` rows; symbols outside the accepted form are dropped.
 
@@ -189,27 +192,26 @@ def parse_listing(body: str, fetched_at: datetime) -> Parsed:
     reader = csv.DictReader(io.StringIO(body.lstrip("\ufeff")))
     if reader.fieldnames is None or not {"symbol", "status"} <= set(reader.fieldnames):
         raise BadBody(f"CSV header lacks symbol/status: {snippet(body[:120])!r}")
-    rows: list[SymbolInfo] = []
-    dropped = 0
     last_complete = True
-    for item in reader:
+
+    def listing(item: dict) -> SymbolInfo | None:
+        nonlocal last_complete
         status = (item.get("status") or "").strip().lower()
         last_complete = None not in item and None not in item.values() and status in ("active", "delisted")
         symbol = parse_symbol((item.get("symbol") or "").strip())
         if symbol is None or not last_complete:
-            dropped += 1
-            continue
-        rows.append(
-            SymbolInfo(
-                symbol=symbol,
-                name=(item.get("name") or "").strip() or None,
-                exchange=(item.get("exchange") or "").strip() or None,
-                type=(item.get("assetType") or "").strip() or None,
-                currency=None,
-                active=status == "active",
-                source=NAME,
-            )
+            return None
+        return SymbolInfo(
+            symbol=symbol,
+            name=clean_text(item.get("name")),
+            exchange=clean_text(item.get("exchange")),
+            type=clean_text(item.get("assetType")),
+            currency=None,
+            active=status == "active",
+            source=NAME,
         )
+
+    rows, dropped = each(reader, listing, f"{NAME} listing")
     if not last_complete:
         raise BadBody("CSV ends with an incomplete row: the answer was cut off")
     return Parsed(tuple(rows), dropped)

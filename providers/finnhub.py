@@ -12,9 +12,11 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from providers.base import Answer, BaseClient, Parsed
+from providers.guards import classifier, each, parser
 from providers.records import Quote, SymbolInfo
 from providers.results import FetchResult, Outcome, Verdict
 from providers.symbols import canonical, parse_symbol, provider_spelling
+from providers.validation import clean_text
 from providers.wire import (
     BadBody,
     generic_verdict,
@@ -30,6 +32,7 @@ from providers.wire import utc_from_seconds as _utc
 NAME = "finnhub"
 
 
+@classifier(NAME)
 def classify(status: int, headers: Mapping[str, str], body: str, now: float | None = None) -> Verdict:
     """The outcome of one Finnhub answer. ``retry_after`` in seconds, from ``Retry-After`` when sent."""
     data = try_loads(body)
@@ -74,6 +77,7 @@ def _is_empty_quote(data: object) -> bool:
     return isinstance(data, dict) and "c" in data and not data.get("c") and not data.get("t")
 
 
+@parser
 def parse_quote(body: str, symbol: str, fetched_at: datetime) -> Parsed:
     """``/quote`` -> one ``Quote`` (unvalidated). ``t`` is epoch seconds; Finnhub gives no volume."""
     data = loads(body)
@@ -95,6 +99,7 @@ def parse_quote(body: str, symbol: str, fetched_at: datetime) -> Parsed:
     return Parsed((quote,))
 
 
+@parser
 def parse_symbols(body: str, fetched_at: datetime) -> Parsed:
     """``/stock/symbol?exchange=US`` -> ``SymbolInfo`` rows; symbols outside the accepted form are
     dropped and counted (Finnhub lists many OTC spellings the other providers cannot be asked about)."""
@@ -102,29 +107,23 @@ def parse_symbols(body: str, fetched_at: datetime) -> Parsed:
     data = loads(body)
     if not isinstance(data, list):
         raise BadBody(f"symbol list is not a JSON array: {snippet(body)!r}")
-    rows: list[SymbolInfo] = []
-    dropped = 0
-    for item in data:
-        symbol = parse_symbol(item.get("symbol")) if isinstance(item, dict) else None
-        if symbol is None:
-            dropped += 1
-            continue
-        rows.append(
-            SymbolInfo(
-                symbol=symbol,
-                name=_text(item.get("description")),
-                exchange=_text(item.get("mic")),
-                type=_text(item.get("type")),
-                currency=_text(item.get("currency")),
-                active=True,
-                source=NAME,
-            )
-        )
+    rows, dropped = each(data, _listing, f"{NAME} symbols")
     return Parsed(tuple(rows), dropped)
 
 
-def _text(value: object) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
+def _listing(item: object) -> SymbolInfo | None:
+    symbol = parse_symbol(item.get("symbol")) if isinstance(item, dict) else None
+    if symbol is None:
+        return None
+    return SymbolInfo(
+        symbol=symbol,
+        name=clean_text(item.get("description")),
+        exchange=clean_text(item.get("mic")),
+        type=clean_text(item.get("type")),
+        currency=clean_text(item.get("currency")),
+        active=True,
+        source=NAME,
+    )
 
 
 class FinnhubClient(BaseClient):

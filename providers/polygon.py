@@ -16,10 +16,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import marketcal
 from providers.base import PARSE_ERRORS, Answer, BaseClient, Parsed, same_origin
+from providers.guards import classifier, each, parser
 from providers.records import DailyBar, Record, SymbolInfo
 from providers.results import FetchResult, Outcome, Verdict
 from providers.symbols import canonical, parse_symbol, provider_spelling
-from providers.validation import keep_valid
+from providers.validation import clean_text, keep_valid
 from providers.wire import (
     BadBody,
     et_date_from_ms,
@@ -37,6 +38,7 @@ _KEY_PARAMS = frozenset({"apikey"})
 MAX_PAGES = 100  # a safety stop for pagination loops (the universe is ~12 pages of 1000)
 
 
+@classifier(NAME)
 def classify(status: int, headers: Mapping[str, str], body: str, now: float | None = None) -> Verdict:
     """The outcome of one Polygon answer; ``retry_after`` (seconds) only from a ``Retry-After`` header."""
     data = try_loads(body)
@@ -108,54 +110,49 @@ def _bar(symbol: str, row: dict, adjusted: bool, fetched_at: datetime) -> DailyB
     )
 
 
+@parser
 def parse_bars(body: str, fetched_at: datetime, symbol: str | None = None) -> Parsed:
     """Grouped (``symbol`` None: each row's ``T``), range or previous-day envelopes -> ``DailyBar`` rows.
 
-    Rows whose ticker is outside the accepted form, or that are not objects, are dropped and counted.
-    ``cursor`` carries ``next_url`` when the answer has one."""
+    Rows whose ticker is outside the accepted form, that are not objects or that cannot be read (a
+    timestamp out of range, say) are dropped and counted. ``cursor`` carries ``next_url`` when the answer
+    has one."""
     data, results = _results(body)
     adjusted = bool(data.get("adjusted", True))
-    bars: list[DailyBar] = []
-    dropped = 0
-    for row in results:
-        ticker = (
-            parse_symbol(row.get("T", symbol) if symbol is None else symbol)
-            if isinstance(row, dict)
-            else None
-        )
-        if ticker is None:
-            dropped += 1
-            continue
-        bars.append(_bar(ticker, row, adjusted, fetched_at))
+
+    def bar(row: object) -> DailyBar | None:
+        if not isinstance(row, dict):
+            return None
+        ticker = parse_symbol(row.get("T") if symbol is None else symbol)
+        return _bar(ticker, row, adjusted, fetched_at) if ticker else None
+
+    bars, dropped = each(results, bar, f"{NAME} bars")
     return Parsed(tuple(bars), dropped, _next_url(data))
 
 
+@parser
 def parse_tickers(body: str, fetched_at: datetime) -> Parsed:
     """``/v3/reference/tickers`` -> ``SymbolInfo`` rows (one page) and the ``next_url`` cursor."""
     del fetched_at
     data, results = _results(body)
-    rows: list[SymbolInfo] = []
-    dropped = 0
-    for item in results:
-        symbol = parse_symbol(item.get("ticker")) if isinstance(item, dict) else None
-        if symbol is None:
-            dropped += 1
-            continue
-        currency = item.get("currency_name")
-        rows.append(
-            SymbolInfo(
-                symbol=symbol,
-                name=item.get("name") if isinstance(item.get("name"), str) else None,
-                exchange=item.get("primary_exchange")
-                if isinstance(item.get("primary_exchange"), str)
-                else None,
-                type=item.get("type") if isinstance(item.get("type"), str) else None,
-                currency=currency.upper() if isinstance(currency, str) and currency else None,
-                active=item.get("active", True) is not False,
-                source=NAME,
-            )
-        )
+    rows, dropped = each(results, _ticker, f"{NAME} tickers")
     return Parsed(tuple(rows), dropped, _next_url(data))
+
+
+def _ticker(item: object) -> SymbolInfo | None:
+    symbol = parse_symbol(item.get("ticker")) if isinstance(item, dict) else None
+    if symbol is None:
+        return None
+    currency = clean_text(item.get("currency_name"))
+    return SymbolInfo(
+        symbol=symbol,
+        name=clean_text(item.get("name")),
+        exchange=clean_text(item.get("primary_exchange")),
+        type=clean_text(item.get("type")),
+        currency=clean_text(currency.upper()) if currency else None,
+        active=item.get("active", True) is not False,
+        source=NAME,
+    )
 
 
 def _next_url(data: dict) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from marketcal import EASTERN
 from providers.base import Answer, BaseClient, Parsed
+from providers.guards import classifier, each, parser
 from providers.records import DailyBar
 from providers.results import FetchResult, Outcome, Verdict
 from providers.symbols import canonical, provider_spelling
@@ -35,6 +36,7 @@ BLOCK_SECONDS = 600.0
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) tickerbeat/0.1"
 
 
+@classifier(NAME)
 def classify(
     status: int,
     headers: Mapping[str, str],
@@ -82,8 +84,10 @@ def _chart_error(data: object) -> str | None:
     return ": ".join(str(error[k]) for k in ("code", "description") if error.get(k)) or "error"
 
 
+@parser
 def parse_chart(body: str, symbol: str, fetched_at: datetime) -> Parsed:
-    """A chart answer -> split-adjusted ``DailyBar`` rows; rows with nulls become NaN and fail validation.
+    """A chart answer -> split-adjusted ``DailyBar`` rows; rows with nulls become NaN and fail validation,
+    a row whose timestamp cannot be read is dropped and counted.
 
     Arrays shorter than ``timestamp`` mean a truncated answer: BadBody."""
     data = loads(body)
@@ -94,6 +98,8 @@ def parse_chart(body: str, symbol: str, fetched_at: datetime) -> Parsed:
     stamps = result.get("timestamp") or []
     if not stamps:
         return Parsed(())
+    if not isinstance(stamps, list):
+        raise BadBody("'timestamp' is not a list")
     try:
         quote = result["indicators"]["quote"][0]
     except (KeyError, IndexError, TypeError):
@@ -102,24 +108,24 @@ def parse_chart(body: str, symbol: str, fetched_at: datetime) -> Parsed:
     for name, values in columns.items():
         if not isinstance(values, list) or len(values) != len(stamps):
             raise BadBody(f"'{name}' does not have one value per timestamp")
-    bars = []
-    for i, stamp in enumerate(stamps):
-        bars.append(
-            DailyBar(
-                symbol=symbol,
-                day=et_date_from_seconds(stamp),
-                open=number(columns["open"][i]),
-                high=number(columns["high"][i]),
-                low=number(columns["low"][i]),
-                close=number(columns["close"][i]),
-                volume=number(columns["volume"][i]),
-                vwap=None,
-                adjusted=True,
-                source=NAME,
-                fetched_at=fetched_at,
-            )
+
+    def bar(i: int) -> DailyBar:
+        return DailyBar(
+            symbol=symbol,
+            day=et_date_from_seconds(stamps[i]),
+            open=number(columns["open"][i]),
+            high=number(columns["high"][i]),
+            low=number(columns["low"][i]),
+            close=number(columns["close"][i]),
+            volume=number(columns["volume"][i]),
+            vwap=None,
+            adjusted=True,
+            source=NAME,
+            fetched_at=fetched_at,
         )
-    return Parsed(tuple(bars))
+
+    bars, dropped = each(range(len(stamps)), bar, f"{NAME} chart")
+    return Parsed(tuple(bars), dropped)
 
 
 def _epoch(day: date) -> int:

@@ -67,6 +67,7 @@ class ProviderAccount:
     overage_usd_per_call: float
     connect_timeout: float
     read_timeout: float
+    deadline: float
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,13 @@ class Settings:
     quota_max_wait_seconds: float
     visibility_timeout_seconds: int
     result_expires_seconds: int
+    max_deliveries: int
     monthly_budget_usd: float
     budget_warning_usd: float
     tier_plan: str
     dispatch_horizon_seconds: float
     dispatch_lost_after_seconds: float
+    max_redrives: int
     universe_source: str
     data_dir: str
     reports_dir: str
@@ -116,11 +119,13 @@ class Settings:
             quota_max_wait_seconds=max_wait,
             visibility_timeout_seconds=env.whole("TICKERBEAT_VISIBILITY_TIMEOUT_SECONDS"),
             result_expires_seconds=env.whole("TICKERBEAT_RESULT_EXPIRES_SECONDS"),
+            max_deliveries=env.whole("TICKERBEAT_MAX_DELIVERIES"),
             monthly_budget_usd=budget,
             budget_warning_usd=_warning(env, budget),
             tier_plan=env.choice("TICKERBEAT_TIER_PLAN", TIER_PLANS),
             dispatch_horizon_seconds=_horizon(env, max_wait),
             dispatch_lost_after_seconds=env.number("TICKERBEAT_DISPATCH_LOST_AFTER_SECONDS"),
+            max_redrives=env.whole("TICKERBEAT_MAX_REDRIVES"),
             universe_source=env.choice("TICKERBEAT_UNIVERSE_SOURCE", UNIVERSE_SOURCES),
             data_dir=env.str("TICKERBEAT_DATA_DIR"),
             reports_dir=env.str("TICKERBEAT_REPORTS_DIR"),
@@ -157,6 +162,7 @@ def _provider(env: _Env, name: str) -> ProviderAccount:
         overage_usd_per_call=env.number(f"{prefix}_OVERAGE_USD_PER_CALL", plans[plan].overage_usd_per_call),
         connect_timeout=env.number(f"{prefix}_CONNECT_TIMEOUT_SECONDS"),
         read_timeout=env.number(f"{prefix}_READ_TIMEOUT_SECONDS"),
+        deadline=env.number(f"{prefix}_DEADLINE_SECONDS"),
     )
 
 

@@ -87,6 +87,11 @@ VARIABLES: tuple[Variable, ...] = (
              shown="the plan's", unit="US dollars", minimum=0.0),
     Variable("<P>_CONNECT_TIMEOUT_SECONDS", "5", "HTTP connect timeout", unit="seconds", minimum=0.1),
     Variable("<P>_READ_TIMEOUT_SECONDS", "30", "HTTP read timeout", unit="seconds", minimum=0.1),
+    # A read timeout bounds each wait for bytes, not the call: a provider trickling a byte a second would
+    # hold a worker for ever. The deadline bounds the whole call; runtime/queues.py's fetch time limits and
+    # TICKERBEAT_DISPATCH_LOST_AFTER_SECONDS's minimum count on its maximum.
+    Variable("<P>_DEADLINE_SECONDS", "60", "the whole HTTP call, from connecting to the last byte of the answer; "
+             "past it the call ends as outcome `timeout`", unit="seconds", minimum=1.0, maximum=60.0),
     # Must exceed the worst delay between a grant and the request's arrival at the provider: 52 ms was
     # measured on two loaded cores against the sandbox, and 0.1 s still let the odd call land inside a
     # window under load; a real network adds more. 0.25 s costs < 0.5 % of a minute window.
@@ -103,6 +108,10 @@ VARIABLES: tuple[Variable, ...] = (
     # line after a worker was SIGKILLed (its in-flight calls count against the horizon until reclaimed).
     Variable("TICKERBEAT_DISPATCH_LOST_AFTER_SECONDS", "300", "a released call still in flight after this is "
              "presumed lost and put back in line", unit="seconds", minimum=150.0),
+    # A call lost this often is most likely killing its worker each time, and may spend quota each time.
+    Variable("TICKERBEAT_MAX_REDRIVES", "3", "a key of a run presumed lost this many times is marked stale "
+             "(`lost N times`) instead of being put back in line again", unit="whole times", minimum=1.0,
+             maximum=100.0),
     Variable("TICKERBEAT_UNIVERSE_SOURCE", "finnhub", "where the first start and the daily refresh take the "
              "listing from", ", ".join(f"`{s}`" for s in UNIVERSE_SOURCES)),
     Variable("TICKERBEAT_TIER_PLAN", "bulk-first", "how tiers are refreshed: `seed` is the seed's table (tier 1 "
@@ -113,9 +122,13 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("TICKERBEAT_POOL_LEASE_SECONDS", "300", "a killed holder's pool slot comes back after this",
              unit="seconds", minimum=1.0),
     Variable("TICKERBEAT_VISIBILITY_TIMEOUT_SECONDS", "3600", "Redis broker redelivery of unacknowledged "
-             "messages (longer than any task)", unit="whole seconds", minimum=60.0),
+             "messages; every task's time limits (`runtime/queues.py`) are kept below it", unit="whole seconds",
+             minimum=60.0),
     Variable("TICKERBEAT_RESULT_EXPIRES_SECONDS", "86400", "how long task results are kept",
              unit="whole seconds", minimum=60.0),
+    Variable("TICKERBEAT_MAX_DELIVERIES", "3", "deliveries of one message that may each kill their worker; the "
+             "next is not run but kept as a dead letter (`python -m stack.ops dead-letters`)",
+             unit="whole deliveries", minimum=1.0, maximum=100.0),
     Variable("TICKERBEAT_MONTHLY_BUDGET_USD", "50", "the month's budget: conservation mode keeps the "
              "projected cost below it", unit="US dollars", minimum=0.0),
     Variable("TICKERBEAT_BUDGET_WARNING_USD", "40", "the projected cost at which conservation mode starts",

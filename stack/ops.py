@@ -7,7 +7,9 @@ directly: no worker needs to run.
     python -m stack.ops resume PROVIDER           # lift PROVIDER's block (a pause or a throttle answer)
     python -m stack.ops pauses                    # the providers paused or blocked now
     python -m stack.ops bootstrap                 # the first start's progress line
-    python -m stack.ops dead-letters              # (none is kept yet)
+    python -m stack.ops dead-letters [list]       # messages given up after too many deliveries, newest first
+    python -m stack.ops dead-letters show ID      # one letter: task, arguments, deliveries, why
+    python -m stack.ops dead-letters replay ID    # send it again under a new task id (once)
     python -m stack.ops workers [--timeout 5]     # what the live workers answer; names the silent queues
 
 ``--json`` prints what ``celery -A worker inspect quotas|plan`` would reply. The answers come from
@@ -29,10 +31,7 @@ from runtime.queues import PROVIDERS
 
 PROG = "python -m stack.ops"
 RUN_COUNTS = ("planned", "admitted", "made", "deferred_then_made", "carried", "stale", "pending")
-NO_DEAD_LETTERS = (
-    "dead letters: none recorded: tickerbeat keeps no dead-letter store yet (a task that fails is logged by "
-    "its worker, and its call counts as stale in its run's ledger: python -m stack.ops plan)"
-)
+LETTER_ACTIONS = ("list", "show", "replay")
 
 
 class Parser(cli.Parser):
@@ -79,7 +78,11 @@ def parser() -> Parser:
     )
     sub.add_parser("pauses", parents=[common], help="the providers paused or blocked now")
     sub.add_parser("bootstrap", help="the first start's progress line")
-    sub.add_parser("dead-letters", help="calls given up for good (no store yet)")
+    letters = sub.add_parser(
+        "dead-letters", parents=[common], help="messages given up after too many deliveries"
+    )
+    letters.add_argument("action", nargs="?", choices=LETTER_ACTIONS, default="list", help="default: list")
+    letters.add_argument("id", nargs="?", type=int, help="the letter (show, replay)")
     w = sub.add_parser("workers", parents=[common], help="what the live workers answer (waits --timeout)")
     w.add_argument(
         "--timeout", type=cli.positive_seconds, default=5.0, help="seconds to wait for replies (default 5)"
@@ -123,6 +126,9 @@ def quota_lines(reports: dict[str, dict], pacing: dict, where: str) -> list[str]
         parts += [block_text(r)] if r["blocked"] else []
         parts += [f"{r['granted']:,} granted", f"{r['waited']:,} waited ({r['wait_seconds']:g} s)",
                   f"{r['refused']:,} refused", f"{r['violations']:,} violations"]  # fmt: skip
+        if r.get("redrives"):
+            lost = r["redrives"]
+            parts.append(f"{lost['requeued']:,} lost calls re-driven, {lost['given_up']:,} given up")
         lines.append(f"{name:13}" + " · ".join(parts))
         p = pacing.get(name)
         if p is not None:
@@ -153,6 +159,8 @@ def plan_lines(report: dict) -> list[str]:
     for r in report["runs"]:
         counts = " · ".join(f"{k.replace('_', ' ')} {r[k]:,}" for k in RUN_COUNTS)
         verdict = "adds up" if r["adds_up"] else "DOES NOT ADD UP: " + "; ".join(r.get("problems") or [])
+        if r.get("reclaimed") or r.get("given_up"):
+            counts += f" · reclaimed {r['reclaimed']:,} · given up {r.get('given_up', 0):,}"
         lines.append(
             f"  {r['run']}  {r['provider']} {r['kind']}{' (done)' if r['done'] else ''}: {counts} · {verdict}"
         )
@@ -215,6 +223,62 @@ def _bootstrap(ctx, args) -> tuple[object, list[str]]:
                                          "starts; make status works it out from the database)"]  # fmt: skip
 
 
+def letter_lines(report: dict) -> list[str]:
+    head = (f"dead letters: {report['waiting']:,} waiting for an operator, {report['replayed']:,} replayed"
+            + (" (python -m stack.ops dead-letters show ID | replay ID)" if report["letters"] else ""))  # fmt: skip
+    lines = [head]
+    for letter in report["letters"]:
+        state = f"replayed as {letter['replayed_as']}" if letter["replayed_at"] else "waiting"
+        lines.append(f"  #{letter['id']:<4} {letter['task']} [{letter['task_id']}] {letter['queue'] or '-'} · "
+                     f"{letter['deliveries']} deliveries · last {letter['last_seen']} · {state}")  # fmt: skip
+    return lines
+
+
+def _dead_letters(ctx, args) -> tuple[object, list[str]]:
+    """``dead-letters [list | show ID | replay ID]``; a database without the letters' table (or an SQLite file
+    not there, which asking does not create) is one line, not a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.engine import parse_url, sqlite_path
+
+    path = sqlite_path(parse_url(ctx.settings.database_url))
+    if path is not None and not path.exists():
+        if args.action == "list":
+            none = {"waiting": 0, "replayed": 0, "letters": []}
+            return none, [f"dead letters: none recorded (no database at {path})"]
+        raise cli.UsageError(f"no dead letter {args.id}: no database at {path}")
+    try:
+        return _letters_action(ctx, args)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise cli.UsageError(f"cannot read the dead letters in {ctx.db.url}: {reason}") from None
+
+
+def _letters_action(ctx, args) -> tuple[object, list[str]]:
+    from jobs import dead_letters
+
+    if args.action == "list":
+        report = dead_letters.report(ctx)
+        return report, letter_lines(report)
+    if args.id is None:
+        raise cli.UsageError(
+            f"dead-letters {args.action}: which letter? give its ID (dead-letters lists them)"
+        )
+    if args.action == "show":
+        letter = dead_letters.show(ctx, args.id)
+        if letter is None:
+            raise cli.UsageError(f"no dead letter {args.id} (python -m stack.ops dead-letters lists them)")
+        return letter, [
+            f"{k:12}{json.dumps(v) if isinstance(v, list | dict) else v}" for k, v in letter.items()
+        ]
+    from worker.app import make_app
+
+    reply = dead_letters.replay(ctx, args.id, make_app(ctx.settings).send_task)
+    if "error" in reply:
+        raise cli.UsageError(reply["error"])
+    return reply, [reply["ok"]]
+
+
 def _workers(ctx, args) -> tuple[object, list[str]]:
     from stack.inspect import ask_workers, worker_lines
     from worker.app import make_app
@@ -224,7 +288,8 @@ def _workers(ctx, args) -> tuple[object, list[str]]:
 
 
 COMMANDS: dict[str, Callable] = {"quotas": _quotas, "plan": _plan, "pause": _change, "resume": _change,
-                                 "pauses": _pauses, "bootstrap": _bootstrap, "workers": _workers}  # fmt: skip
+                                 "pauses": _pauses, "bootstrap": _bootstrap, "workers": _workers,
+                                 "dead-letters": _dead_letters}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,9 +301,6 @@ def main(argv: list[str] | None = None) -> int:
     from runtime.settings import Settings
 
     args = parser().parse_args(argv)
-    if args.command == "dead-letters":
-        print(NO_DEAD_LETTERS)
-        return 0
     settings = Settings.from_env()
     ctx = Resources(settings)
     try:

@@ -16,6 +16,7 @@ from storage.bookkeeping import (
     record_run_finish,
     record_run_start,
 )
+from storage.dead_letters import bury, count_dead_letters, dead_letter, list_dead_letters, mark_replayed
 from storage.engine import DEFAULT_URL, Database, redact
 from storage.errors import StorageError
 from storage.panel import PANEL_FIELDS, BarMatrix, to_panel
@@ -38,6 +39,13 @@ from storage.reads import (
     symbols_without_bars,
     tiers,
     usage_for,
+)
+from storage.slots import (
+    fail_slots_of_task,
+    finish_slot,
+    slot_claim,
+    slot_claim_of_task,
+    take_slot,
 )
 from storage.writes import (
     clear_stale,
@@ -63,6 +71,16 @@ __all__ = [
     "StorageError",
     "active_symbols",
     "add_api_usage",
+    "bury",
+    "count_dead_letters",
+    "dead_letter",
+    "fail_slots_of_task",
+    "finish_slot",
+    "list_dead_letters",
+    "mark_replayed",
+    "slot_claim",
+    "slot_claim_of_task",
+    "take_slot",
     "bars_between",
     "bars_panel",
     "clear_stale",

@@ -25,11 +25,13 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.types import UTCDateTime
 
+RUN_ID = 128  # longest dispatch run id ("universe:<day>:<token>", "eod-yahoo:<day>", a task id...)
 TICKER = 32  # longest ticker we accept (US tickers are <= 10; class shares and warrants add suffixes)
 ACTIONS = ("buy", "hold", "sell")
 # A symbol stored without a tier (a CSV import, the first start's listing) starts in tier 3 until tiering places
@@ -196,18 +198,60 @@ class Recommendation(Base):
 
 
 class ApiUsage(Base):
-    """Calls per provider per UTC day; every count only ever grows (increment-upserts)."""
+    """Calls per provider per day, one row per dispatch run (``run_id``; readers sum a day's rows): a run's
+    row is set to its ledger's counts, so a callback that runs again counts nothing twice. Counts not tied
+    to a run go to the row with ``run_id`` '' and only ever grow (increment-upserts)."""
 
     __tablename__ = "api_usage"
 
     provider: Mapped[str] = mapped_column(String(32), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(RUN_ID), primary_key=True, default="")
     calls: Mapped[int] = mapped_column(Integer, default=0)
     ok: Mapped[int] = mapped_column(Integer, default=0)
     throttled: Mapped[int] = mapped_column(Integer, default=0)
     quota_exhausted: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
     deferred: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DispatchRun(Base):
+    """A run of the paced dispatcher as it was admitted (``spec``: its ``dispatch.RunSpec`` as JSON; ``keys``:
+    every key admitted), kept until its callback has run so that a run Redis lost can be submitted again.
+    ``state``: 'open', 'fired' (complete, callback sent), 'done' (callback ran) or 'abandoned' (too old to
+    re-drive: the reason is logged); ``redriven``: times it was submitted again after Redis lost it."""
+
+    __tablename__ = "dispatch_runs"
+
+    id: Mapped[str] = mapped_column(String(RUN_ID), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    spec: Mapped[dict[str, Any]]
+    keys: Mapped[list[Any]]
+    planned: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    redriven: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_dispatch_runs_state", "state"),)
+
+
+class QuotaGrant(Base):
+    """The quota journal (``ratelimits.restore``): written before a quota decision, so that a quota state
+    Redis lost is rebuilt without granting a day twice. ``earliest``/``latest``: epoch seconds (Redis clock)
+    between which ``cost`` units may have been booked; cost 0 is an activity lease until ``latest``."""
+
+    __tablename__ = "quota_grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    earliest: Mapped[float]
+    latest: Mapped[float]
+    cost: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_quota_grants_provider_latest", "provider", "latest"),)
 
 
 class PipelineRun(Base):
@@ -254,3 +298,52 @@ class StaleMark(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     reason: Mapped[str] = mapped_column(Text)
     last_good_day: Mapped[date | None] = mapped_column(Date)
+
+
+SLOT_STATES = ("running", "done", "failed")
+
+
+class SlotRun(Base):
+    """A beat slot's claim: the message (``task_id``) that runs entry ``entry``'s firing ``slot`` (the trading
+    day and New York time, ``beat_schedule.Firing.key``). Survives the worker's death and a Redis restart, so
+    a redelivered message finishes its own slot and a duplicate never runs it twice (jobs/slots.py).
+    ``started_at``: when the current attempt started; ``attempts``: deliveries that ran it."""
+
+    __tablename__ = "slot_runs"
+
+    entry: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[str] = mapped_column(String(32), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("state IN ('running', 'done', 'failed')", name="ck_slot_runs_state"),
+        Index("ix_slot_runs_task_id", "task_id"),
+    )
+
+
+class DeadLetter(Base):
+    """A message delivered more than ``TICKERBEAT_MAX_DELIVERIES`` times without finishing (its worker died
+    each time), kept instead of run again. ``args``/``kwargs`` as the message carried them (task arguments
+    never hold keys); ``replayed_at``/``replayed_as``: when an operator sent it again, and the new task id."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(String(255))
+    task_id: Mapped[str] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(32))
+    args: Mapped[list[Any]]
+    kwargs: Mapped[dict[str, Any]]
+    deliveries: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    replayed_at: Mapped[datetime | None]
+    replayed_as: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("task_id", name="uq_dead_letters_task_id"),)

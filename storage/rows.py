@@ -8,8 +8,14 @@ frozen dataclasses, analysis results). Rules, the same for every table:
 - Values are checked and coerced per column type: numpy scalars become Python values, NaN becomes NULL
   in nullable float columns and is an error elsewhere, ISO strings become dates and datetimes, aware
   datetimes become UTC (naive ones are taken as UTC), JSON values lose numpy types and NaN.
+- Text must fit its column: no longer than its length, no NUL character, valid Unicode (PostgreSQL
+  refuses the first two, every driver the third; SQLite would silently keep an overlong value).
 - Within one call the last record for a natural key wins; rows come back sorted by key so concurrent
   writers lock keys in the same order (no deadlocks on PostgreSQL).
+
+``normalise`` refuses a whole batch for one bad record (a caller's mistake must not vanish); ``fit``
+is for data from outside (provider answers): each record the table cannot hold is refused alone, with
+its reason, and text longer than its column is cut to the column's length rather than refused.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class TableSpec:
     lengths: Mapping[str, int] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)  # accepted field name -> column
     stamp: str | None = None  # column set to "now" (UTC) when a record leaves it out
+    defaulted: frozenset[str] = frozenset()  # not nullable, not a key, with a default: None means "not given"
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -76,7 +83,12 @@ def spec_for(
     )
     lengths = {c.name: c.type.length for c in table.columns if isinstance(c.type, String) and c.type.length}
     keys = tuple(c.name for c in table.primary_key.columns)
-    return TableSpec(table.name, keys, kinds, nullable, required, lengths, dict(aliases or {}), stamp)
+    defaulted = frozenset(
+        c.name for c in table.columns if not c.nullable and not c.primary_key and c.default is not None
+    )
+    return TableSpec(
+        table.name, keys, kinds, nullable, required, lengths, dict(aliases or {}), stamp, defaulted
+    )
 
 
 _EXACT = {"float": float, "int": int, "bool": bool, "str": str, "date": date}
@@ -89,7 +101,8 @@ def coerce(spec: TableSpec, column: str, value: Any) -> Any:
         if kind == "float":
             if -math.inf < value < math.inf:
                 return value
-        elif kind != "str" or len(value) <= spec.lengths.get(column, len(value)):
+        elif kind != "str" or (len(value) <= spec.lengths.get(column, len(value)) and value.isascii()
+                               and "\x00" not in value):  # fmt: skip
             return value
     if value is None or (kind == "float" and _is_nan(value)):
         if column in spec.nullable:
@@ -121,12 +134,24 @@ def coerce(spec: TableSpec, column: str, value: Any) -> Any:
         limit = spec.lengths.get(column)
         if limit and len(value) > limit:
             raise ValueError(f"is longer than {limit} characters")
+        if "\x00" in value:
+            raise ValueError("contains a NUL character")
+        if not value.isascii() and not _encodable(value):
+            raise ValueError("is not valid Unicode text (a lone surrogate)")
         return str(value)
     if kind == "date":
         return as_date(value)
     if kind == "datetime":
         return _datetime(value)
     return jsonable(value)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_nan(value: Any) -> bool:
@@ -243,6 +268,71 @@ def normalise(spec: TableSpec, records: Iterable[Any], *, now: datetime | None =
             raise StorageError(f"{spec.table}: records lack required field(s) {', '.join(absent)}")
         out.append([rows[k] for k in sorted(rows)])
     return out
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What ``fit`` made of records: ``rows`` the table can hold (column -> clean value, text cut to its
+    column), ``refused`` the records it cannot hold as ``(label, reason)`` (label: the record's natural key
+    as text), and ``cut``: text values shortened to their column's length."""
+
+    rows: list[dict[str, Any]]
+    refused: list[tuple[str, str]]
+    cut: int = 0
+
+
+def fit(spec: TableSpec, records: Iterable[Any], *, now: datetime | None = None) -> Fitted:
+    """Each record as a row the table can hold, or refused alone with its reason: never raises for a value.
+
+    The bounds are the model's columns (``spec``): a non-key text longer than its column is cut to the
+    column's length, and a NUL or lone surrogate in it is dropped; a key is never altered (a cut key could
+    name another row), so a key that does not fit refuses the record, as does any value its column cannot
+    hold (a non-finite or missing number, an unreadable date...). A None for a column that cannot be NULL
+    but has a default (a listing without a currency) leaves the field out. Rows keep the other fields each
+    record gave."""
+    stamp_value = as_utc(now) if now is not None else datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    refused: list[tuple[str, str]] = []
+    cut = 0
+    for index, record in enumerate(records):
+        try:
+            raw = _fields(spec, record, index)
+        except StorageError as exc:
+            refused.append((f"record {index}", str(exc)))
+            continue
+        label = " ".join(str(raw.get(k)) for k in spec.keys)
+        if spec.stamp and raw.get(spec.stamp) is None:
+            raw[spec.stamp] = stamp_value
+        row, problem = {}, None
+        for column, value in raw.items():
+            if value is None and column in spec.defaulted:
+                continue  # not given: the default on insert, the stored value on update
+            if spec.kinds[column] == "str" and column not in spec.keys and isinstance(value, str):
+                fitted = _fit_text(value, spec.lengths.get(column))
+                cut += len(fitted) < len(value)
+                value = fitted
+            try:
+                row[column] = coerce(spec, column, value)
+            except ValueError as exc:
+                problem = f"{column} {exc}"
+                break
+        missing = [k for k in spec.keys if row.get(k) is None]
+        if problem is None and missing:
+            problem = f"lacks its key field(s) {', '.join(missing)}"
+        if problem is None:
+            rows.append(row)
+        else:
+            refused.append((label, problem))
+    return Fitted(rows, refused, cut)
+
+
+def _fit_text(text: str, limit: int | None) -> str:
+    """``text`` without NUL characters or lone surrogates, cut to ``limit`` characters."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii() and not _encodable(text):
+        text = text.encode("utf-8", "ignore").decode("utf-8")
+    return text[:limit] if limit and len(text) > limit else text
 
 
 def chunk_size(columns: int, max_params: int, max_rows: int = 1000) -> int:

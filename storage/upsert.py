@@ -10,14 +10,16 @@ caller's transaction: nothing commits here, so a failure rolls back all the call
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table
+from sqlalchemy import exc as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.errors import StorageError
 from storage.rows import TableSpec, chunk_size, normalise
 
 PG_MAX_PARAMS = 65_535  # the wire protocol's 16-bit parameter count
@@ -75,3 +77,51 @@ def upsert(
 ) -> int:
     """Normalise ``records`` for ``spec`` and upsert them; returns the number of distinct rows written."""
     return sum(write_rows(session, table, spec.keys, group) for group in normalise(spec, records, now=now))
+
+
+# A write the database refuses because of the rows (a constraint, a value out of range, a malformed record):
+# those rows' fault. Every other driver error is operational: connection lost, locked, read-only, disk
+# full; it says nothing about the rows, and the same write may succeed later.
+DATA_ERRORS = (StorageError, sa.DataError, sa.IntegrityError)
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """True when the rows caused ``exc`` (``DATA_ERRORS``, or a value no bind parameter could take)."""
+    return isinstance(exc, DATA_ERRORS) or (
+        isinstance(exc, sa.StatementError) and not isinstance(exc, sa.DBAPIError)
+    )
+
+
+def is_operational(exc: BaseException) -> bool:
+    """True when the database failed, not the rows: any driver error but a data one, or a pool timeout."""
+    return isinstance(exc, sa.DBAPIError | sa.TimeoutError) and not is_data_error(exc)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The driver's one-line message of ``exc`` (no SQL, no parameters), for logs and outcomes."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
+
+
+def write_what_fits(
+    session: Session, write: Callable[[Session, list], int], rows: list
+) -> tuple[int, list[tuple[Any, str]]]:
+    """``write(session, rows)`` inside a savepoint; when the database refuses it for a data reason, the
+    rows are split in halves (each in its own savepoint) down to the single rows it refuses, which are left
+    out. Returns (rows written, [(row, reason)] refused). One bad row among n costs about 2 log2(n) extra
+    savepoints; nothing is committed here, and an operational error propagates (the caller's transaction
+    then writes nothing)."""
+    if not rows:
+        return 0, []
+    try:
+        with session.begin_nested():
+            return write(session, rows), []
+    except (sa.StatementError, StorageError) as exc:
+        if not is_data_error(exc):
+            raise
+        if len(rows) == 1:
+            return 0, [(rows[0], failure_reason(exc))]
+    half = len(rows) // 2
+    first, refused_first = write_what_fits(session, write, rows[:half])
+    second, refused_second = write_what_fits(session, write, rows[half:])
+    return first + second, refused_first + refused_second

@@ -1,8 +1,10 @@
 """tickerbeat's own ``celery inspect`` and ``celery control`` commands.
 
-    celery -A worker inspect quotas              # per provider: windows, used, limit, next reset, block, waits
+    celery -A worker inspect quotas              # per provider: windows, used, limit, next reset, block, waits,
+                                                 # lost calls re-driven and given up (TICKERBEAT_MAX_REDRIVES)
     celery -A worker inspect plan [YYYY-MM-DD]   # the day's runs and their ledgers, the planner's decisions,
                                                  # and the capacity plan
+    celery -A worker inspect dead_letters        # messages given up after too many deliveries: counts, newest
     celery -A worker control pause_provider NAME # no call to NAME from any worker until resume_provider
     celery -A worker control resume_provider NAME
 
@@ -23,6 +25,7 @@ import logging
 
 from celery.worker.control import control_command, inspect_command
 
+from jobs import dead_letters as letters
 from monitoring import operations
 from monitoring.operations import (  # noqa: F401  (the reports, re-exported for their callers)
     DEFAULT_UNIVERSE,
@@ -39,7 +42,8 @@ log = logging.getLogger("tickerbeat.control")
 
 @inspect_command(default_timeout=5.0)
 def quotas(state, **kwargs):
-    """Quota usage per provider: windows (used/limit, next reset), block, waits, violations."""
+    """Quota usage per provider: windows (used/limit, next reset), block, waits, violations, and the
+    released calls presumed lost: re-driven (back in line) and given up (``redrives``)."""
 
     return operations.quotas(resources.current())
 
@@ -53,6 +57,14 @@ def plan(state, day: str | None = None, **kwargs):
     except ValueError as exc:
         return {"error": str(exc)}
     return operations.plan(resources.current(), the_day)
+
+
+@inspect_command(default_timeout=5.0)
+def dead_letters(state, **kwargs):
+    """Dead letters: how many wait for an operator and were replayed, and the newest 20 (``jobs.dead_letters``;
+    replay with ``python -m stack.ops dead-letters replay ID``)."""
+
+    return letters.report(resources.current())
 
 
 @control_command(signature="<provider>", args=[("provider", str)])

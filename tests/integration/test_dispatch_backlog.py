@@ -1,6 +1,7 @@
 """Property test of the paced dispatcher's decisions (``dispatch.Backlog``: the real Lua scripts on the
 private Redis): random interleavings of submit / take / settle (made, deferred, failed, reclaimed) / close /
-reclaim over a few runs on two providers, checked after every step against a plain Python model.
+reclaim over a few runs on two providers, checked after every step against a plain Python model. Reclaims
+are capped (``MAX_REDRIVES`` here): a key lost that often in its run is settled stale and given up.
 
 After each step: every ledger adds up (``Ledger.problems() == []``) and equals the model's counts; nothing
 is lost (the keys in line and in flight, read from Redis, plus the model's made, carried and stale keys are
@@ -24,6 +25,7 @@ from dispatch import Backlog, Release, RunSpec
 PROVIDERS = ("pa", "pb")
 RUN_IDS = ("r0", "r1", "r2", "r3", "r4")
 KEYS = ("A", "B", "C", "D", "E", "F", "G")
+MAX_REDRIVES = 2  # lower than the default, so that random interleavings reach the cap often
 _prefixes = itertools.count()
 
 
@@ -41,6 +43,8 @@ class RunModel:
     reclaimed: int = 0
     deferred_made: int = 0
     requeued: set[str] = field(default_factory=set)
+    lost: dict[str, int] = field(default_factory=dict)  # key -> times reclaimed in this run
+    given_up: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     ok: set[str] = field(default_factory=set)
     closed: bool = False
@@ -96,7 +100,15 @@ class BacklogMachine(RuleBasedStateMachine):
             m.status[key] = "stale"
             m.outcomes["failed"] = m.outcomes.get("failed", 0) + 1
             result = "stale"
+        elif what == "reclaimed" and m.lost.get(key, 0) + 1 >= MAX_REDRIVES:
+            m.lost[key] = m.lost.get(key, 0) + 1
+            m.stale += 1
+            m.given_up += 1
+            m.status[key] = "stale"
+            result = "stale"
         elif m.closed:
+            if what == "reclaimed":
+                m.lost[key] = m.lost.get(key, 0) + 1
             result = "carried" if m.spec.on_expiry == "carry" else "stale"
             setattr(m, result, getattr(m, result) + 1)
             m.status[key] = result
@@ -104,6 +116,7 @@ class BacklogMachine(RuleBasedStateMachine):
             m.status[key] = "line"
             m.requeued.add(key)
             if what == "reclaimed":
+                m.lost[key] = m.lost.get(key, 0) + 1
                 m.reclaimed += 1
             else:
                 m.deferred += 1
@@ -157,7 +170,8 @@ class BacklogMachine(RuleBasedStateMachine):
         member = data.draw(st.sampled_from(sorted(self.flight)))
         provider = self.flight[member][0]
         expected = self._settle_model(member, what, outcome if what == "made" else "")
-        settled = self.backlog.settle(provider, Release(member), what, outcome if what == "made" else "")
+        settled = self.backlog.settle(provider, Release(member), what, outcome if what == "made" else "",
+                                      max_redrives=MAX_REDRIVES)  # fmt: skip
         assert (settled.what, settled.complete) == expected
         if settled.complete:
             self.runs[Release(member).run_id].completions += 1
@@ -204,13 +218,21 @@ class BacklogMachine(RuleBasedStateMachine):
         cutoff = data.draw(st.sampled_from(sorted(set(instants.values()))))
         # in the order Redis holds them (release instant, then member): the last one may complete a run
         lost = sorted((at, member) for member, at in instants.items() if at <= cutoff)
-        results = {member: self._settle_model(member, "reclaimed", "") for _, member in lost}
-        reclaimed = self.backlog.reclaim(provider, cutoff)
+        results = {}
+        for _, member in lost:
+            given_before = self.runs[self.flight[member][1]].given_up
+            outcome = self._settle_model(member, "reclaimed", "")
+            m = self.runs[Release(member).run_id]
+            results[member] = (*outcome, m.lost[Release(member).key], m.given_up > given_before)
+        reclaimed = self.backlog.reclaim(provider, cutoff, max_redrives=MAX_REDRIVES)
         assert [r.member for r, _ in reclaimed] == [member for _, member in lost]
         for release, settled in reclaimed:
             assert not self.backlog.holds(provider, release)
-            # what the settle did comes back with it: the caller carries, marks stale, fires the callback
-            assert (settled.what, settled.complete) == results[release.member]
+            # what the settle did comes back with it: the caller carries, marks stale (with "lost N times"
+            # when given up), fires the callback
+            assert (settled.what, settled.complete, settled.lost, settled.given_up) == results[release.member]
+            assert bool(settled.why) == settled.given_up
+            assert not settled.given_up or settled.why.startswith(f"lost {MAX_REDRIVES} times")
             if settled.complete:
                 self.runs[release.run_id].completions += 1
 
@@ -237,9 +259,9 @@ class BacklogMachine(RuleBasedStateMachine):
             assert sorted(in_line) == sorted(k for k in m.keys if m.status[k] == "line")
             counts = (ledger.admitted, ledger.planned, ledger.made, ledger.carried, ledger.stale, ledger.deferred,
                       ledger.reclaimed, ledger.deferred_made, ledger.backlog, ledger.in_flight, ledger.done,
-                      ledger.closed)  # fmt: skip
+                      ledger.closed, ledger.given_up)  # fmt: skip
             model = (len(m.keys), m.planned, m.made, m.carried, m.stale, m.deferred, m.reclaimed, m.deferred_made,
-                     len(in_line), len(in_flight), m.done, m.closed)  # fmt: skip
+                     len(in_line), len(in_flight), m.done, m.closed, m.given_up)  # fmt: skip
             assert counts == model, (rid, counts, model)
             assert ledger.outcomes == m.outcomes
             assert ledger.pending == m.pending >= 0
