@@ -6,8 +6,10 @@ Every call:
 1. checks the key is configured (else CONFIG_ERROR, nothing spent);
 2. ``limiter.acquire(provider, policy, cost=1, max_wait)`` BEFORE sending: ``QuotaWait`` becomes DEFERRED
    (no call, ``retry_at`` = its ``until``); ``QuotaUnavailable`` propagates (fail closed, no call);
-3. sends one GET with ``(connect, read)`` timeouts, no automatic retries, no redirects followed (a
-   redirect could carry a key to another host);
+3. sends one GET with ``(connect, read)`` timeouts and a total ``deadline``, no automatic retries, no
+   redirects followed (a redirect could carry a key to another host). The body is streamed and each wait
+   for bytes is cut to what is left of the deadline, so an answer trickling a byte at a time ends as
+   TIMEOUT when the deadline passes (a read timeout alone would wait for it for ever);
 4. classifies the answer with the provider module's pure ``classify``; a THROTTLED or QUOTA_EXHAUSTED
    verdict is reported to ``limiter.report_throttle`` so every worker backs off, and ``retry_at`` is the
    blocked-until instant it returns;
@@ -34,6 +36,7 @@ from requests.adapters import HTTPAdapter
 
 import marketcal
 from providers.config import ConfigError, ProviderConfig
+from providers.deadline import SLACK, DeadlineExceeded, first_byte_timeouts, read_within
 from providers.records import Record
 from providers.redaction import install_log_filter, redact, register_secret
 from providers.results import FetchResult, Outcome, Verdict
@@ -155,15 +158,20 @@ class BaseClient:
             message = f"{self.provider} {endpoint}: deferred by our quota: {wait}"
             return self._result(endpoint, Outcome.DEFERRED, symbol, message, retry_at=float(wait.until))
         started = time.monotonic()
+        deadline = started + self.config.deadline
         try:
             response = self.session.send(
-                prepared, timeout=self.config.timeout, allow_redirects=False, **settings
+                prepared,
+                timeout=first_byte_timeouts(self.config),
+                allow_redirects=False,
+                **{**settings, "stream": True},
             )
             status, answer_headers = response.status_code, response.headers
-            text = response.content.decode("utf-8", errors="replace")
-        except requests.exceptions.RequestException as exc:
-            outcome, message = _request_failure(self.provider, endpoint, exc, self.config)
-            return self._result(endpoint, outcome, symbol, message, elapsed=time.monotonic() - started)
+            text = read_within(response, deadline).decode("utf-8", errors="replace")
+        except (requests.exceptions.RequestException, DeadlineExceeded) as exc:
+            elapsed = time.monotonic() - started
+            outcome, message = _request_failure(self.provider, endpoint, exc, self.config, elapsed)
+            return self._result(endpoint, outcome, symbol, message, elapsed=elapsed)
         elapsed = time.monotonic() - started
         verdict = self._classify(endpoint, status, answer_headers, text)
         log.debug("%s %s %s -> HTTP %s in %.3f s", self.provider, endpoint, symbol or "", status, elapsed)
@@ -327,12 +335,20 @@ def _last_complete(at: datetime) -> date | None:
 
 
 def _request_failure(
-    provider: str, endpoint: str, exc: requests.exceptions.RequestException, config: ProviderConfig
+    provider: str,
+    endpoint: str,
+    exc: requests.exceptions.RequestException | DeadlineExceeded,
+    config: ProviderConfig,
+    elapsed: float = 0.0,
 ) -> tuple[Outcome, str]:
-    """The outcome and redacted message for an exception requests raised (never re-raised: its text
-    may hold the URL, and with it Alpha Vantage's key)."""
+    """The outcome and redacted message for an exception requests raised, or the deadline's (never
+    re-raised: its text may hold the URL, and with it Alpha Vantage's key)."""
     where = f"{provider} {endpoint}"
     errors = requests.exceptions
+    if isinstance(exc, DeadlineExceeded) or (
+        isinstance(exc, errors.Timeout) and elapsed >= config.deadline - SLACK
+    ):
+        return Outcome.TIMEOUT, f"{where}: no complete answer within the {config.deadline:g} s deadline"
     if isinstance(exc, errors.Timeout):
         connect, read = config.timeout
         kind = "connect" if isinstance(exc, errors.ConnectTimeout) else "read"

@@ -19,7 +19,9 @@ class ConfigError(ValueError):
 class ProviderConfig:
     """``name``: provider ("finnhub", "polygon", "alphavantage", "yahoo"). ``base_url``: http(s) URL
     without a trailing slash (the sandbox's or the provider's). ``plan``: plan name, informational.
-    ``connect_timeout``/``read_timeout``: seconds, passed to requests as ``(connect, read)``."""
+    ``connect_timeout``/``read_timeout``: seconds, passed to requests as ``(connect, read)``; the read timeout
+    bounds each wait for bytes. ``deadline``: seconds for the whole call, connecting to the last byte (a
+    provider trickling its answer a byte at a time never trips a read timeout)."""
 
     name: str
     base_url: str
@@ -27,6 +29,7 @@ class ProviderConfig:
     plan: str = "free"
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    deadline: float = 60.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -36,7 +39,7 @@ class ProviderConfig:
             raise ConfigError(f"{self.name}: base_url must be an http(s) URL without a query string")
         if not isinstance(self.api_key, str):
             raise ConfigError(f"{self.name}: api_key must be a string (reveal the Secret first)")
-        for field_name in ("connect_timeout", "read_timeout"):
+        for field_name in ("connect_timeout", "read_timeout", "deadline"):
             value = getattr(self, field_name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
                 raise ConfigError(f"{self.name}: {field_name} must be a positive number of seconds")
@@ -59,13 +62,14 @@ class ProviderConfig:
             plan=settings.plan,  # type: ignore[attr-defined]
             connect_timeout=settings.connect_timeout,  # type: ignore[attr-defined]
             read_timeout=settings.read_timeout,  # type: ignore[attr-defined]
+            deadline=getattr(settings, "deadline", cls.deadline),
         )
 
     def __repr__(self) -> str:
         shown = "'***'" if self.api_key else "''"
         return (
             f"ProviderConfig(name={self.name!r}, base_url={self.base_url!r}, api_key={shown}, plan={self.plan!r}, "
-            f"connect_timeout={self.connect_timeout!r}, read_timeout={self.read_timeout!r})"
+            f"connect_timeout={self.connect_timeout!r}, read_timeout={self.read_timeout!r}, deadline={self.deadline!r})"
         )
 
     __str__ = __repr__

@@ -23,13 +23,16 @@ class Outcome(StrEnum):
     NOT_ENTITLED = "not_entitled"  # the plan does not include this data: permanent, never retry
     NOT_FOUND = "not_found"  # unknown or delisted symbol, or no data for it
     TRANSIENT = "transient"  # 5xx, timeout, connection error: retry later with backoff
+    TIMEOUT = "timeout"  # no whole answer within the call's deadline (a trickle), or the soft time limit
     BAD_DATA = "bad_data"  # unparseable, garbage or truncated body, or every row failed validation
     CONFIG_ERROR = "config_error"  # missing/invalid key, bad base URL: fix the configuration
     DEFERRED = "deferred"  # our own limiter would wait longer than max_wait: no call made
 
 
 # Outcomes after which the same call may succeed later without any change on our side.
-RETRYABLE = frozenset({Outcome.THROTTLED, Outcome.QUOTA_EXHAUSTED, Outcome.TRANSIENT, Outcome.DEFERRED})
+RETRYABLE = frozenset(
+    {Outcome.THROTTLED, Outcome.QUOTA_EXHAUSTED, Outcome.TRANSIENT, Outcome.TIMEOUT, Outcome.DEFERRED}
+)
 
 
 @dataclass(frozen=True)

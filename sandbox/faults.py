@@ -16,6 +16,7 @@ from sandbox.profiles import PROVIDERS, Faults, ProfileError, faults_from_json
 ERROR = "server_error"
 GARBAGE = "garbage"
 TIMEOUT = "timeout"
+TRICKLE = "trickle"
 NOTE = "note"
 NONE = Faults()
 
@@ -70,7 +71,13 @@ class FaultBook:
         if f.always_error:
             return delay, ERROR
         u = rng.random()
-        for kind, rate in ((ERROR, f.error_rate), (GARBAGE, f.garbage_rate), (TIMEOUT, f.timeout_rate)):
+        kinds = (
+            (ERROR, f.error_rate),
+            (GARBAGE, f.garbage_rate),
+            (TIMEOUT, f.timeout_rate),
+            (TRICKLE, f.trickle_rate),
+        )
+        for kind, rate in kinds:
             if u < rate:
                 return delay, kind
             u -= rate

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from sandbox import bodies
-from sandbox.faults import ERROR, GARBAGE, NOTE, TIMEOUT
+from sandbox.faults import ERROR, GARBAGE, NOTE, TIMEOUT, TRICKLE
 from sandbox.limits import Decision
 from sandbox.state import Sandbox
 from sandbox.stats import OK
@@ -32,6 +32,7 @@ class Answer:
     outcome: str = OK
     content_type: str = JSON
     headers: dict[str, str] | None = field(default=None)
+    trickle: float = 0.0  # > 0: the body is sent this many bytes per second (the trickle fault)
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder: json.dumps builds one per call
@@ -81,6 +82,8 @@ class Gateway:
             else:
                 answer = await self._answer(request, wire, handler, now)
         sb.stats.record(wire.name, endpoint, answer.status, answer.outcome, now)
+        if answer.trickle:
+            return await _trickle(request, answer)
         return web.Response(status=answer.status, body=answer.body, content_type=answer.content_type,
                             headers=answer.headers)  # fmt: skip
 
@@ -101,6 +104,9 @@ class Gateway:
         answer = handler(request, sb, now)
         if fault == GARBAGE:
             return _garble(answer, sb.faults.pick(wire.name, 3))
+        if fault == TRICKLE:
+            rate = sb.faults.effective(wire.name).trickle_bytes_per_second
+            return Answer(answer.status, answer.body, TRICKLE, answer.content_type, answer.headers, rate)
         return answer
 
 
@@ -113,6 +119,28 @@ async def _hang(request: web.Request, seconds: float) -> None:
         if transport is None or transport.is_closing():
             return
         await asyncio.sleep(min(0.25, max(0.0, deadline - loop.time())))
+
+
+async def _trickle(request: web.Request, answer: Answer) -> web.StreamResponse:
+    """Send the status and headers (with the true Content-Length) at once, then the body a few bytes at a
+    time at ``answer.trickle`` bytes per second, until it is all sent or the client has gone."""
+    response = web.StreamResponse(status=answer.status, headers=answer.headers)
+    response.content_type = answer.content_type
+    response.content_length = len(answer.body)
+    await response.prepare(request)
+    step = max(1, int(answer.trickle))  # bytes per write; one write a second at most once the rate is >= 1
+    pause = step / answer.trickle
+    for start in range(0, len(answer.body), step):
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return response
+        try:
+            await response.write(answer.body[start : start + step])
+        except (ConnectionError, RuntimeError):  # the client closed the connection mid-body
+            return response
+        await asyncio.sleep(pause)
+    await response.write_eof()
+    return response
 
 
 def _garble(answer: Answer, variant: int) -> Answer:

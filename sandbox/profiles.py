@@ -59,16 +59,20 @@ class Limits:
 class Faults:
     """Injected faults. ``latency_ms`` (+ uniform ``jitter_ms``) delays every answer; the rates pick at most
     one fault per request: a 5xx, a truncated/garbage 200 body, a hang of ``timeout_seconds`` (or until the
-    client disconnects), or Alpha Vantage's legacy ``Note`` body. ``always_error``: only 5xx answers."""
+    client disconnects), the real answer trickled at ``trickle_bytes_per_second`` (headers at once, then the
+    body a few bytes at a time, until done or the client disconnects), or Alpha Vantage's legacy ``Note``
+    body. ``always_error``: only 5xx answers."""
 
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
     error_rate: float = 0.0
     garbage_rate: float = 0.0
     timeout_rate: float = 0.0
+    trickle_rate: float = 0.0
     note_rate: float = 0.0
     always_error: bool = False
     timeout_seconds: float = 60.0
+    trickle_bytes_per_second: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -214,12 +218,14 @@ def profile_from_json(data: dict[str, Any]) -> Profile:
 def faults_from_json(data: Any, where: str = "faults") -> Faults:
     """Validate one provider's faults from JSON (missing fields take their zero defaults)."""
     faults = _dataclass(Faults, _obj(data, where), where)
-    for name in ("error_rate", "garbage_rate", "timeout_rate", "note_rate"):
+    rates = ("error_rate", "garbage_rate", "timeout_rate", "trickle_rate", "note_rate")
+    for name in rates:
         _rate(getattr(faults, name), f"{where}.{name}")
-    if faults.error_rate + faults.garbage_rate + faults.timeout_rate + faults.note_rate > 1.0 + 1e-9:
-        raise ProfileError(f"{where}: error_rate + garbage_rate + timeout_rate + note_rate must not exceed 1")
+    if sum(getattr(faults, name) for name in rates) > 1.0 + 1e-9:
+        raise ProfileError(f"{where}: {' + '.join(rates)} must not exceed 1")
     for name in ("latency_ms", "jitter_ms", "timeout_seconds"):
         _number(getattr(faults, name), f"{where}.{name}", minimum=0.0)
+    _number(faults.trickle_bytes_per_second, f"{where}.trickle_bytes_per_second", minimum=0.01)
     if not isinstance(faults.always_error, bool):
         raise ProfileError(f"{where}.always_error: expected true or false, got {faults.always_error!r}")
     return faults

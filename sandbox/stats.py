@@ -2,7 +2,7 @@
 
 Outcomes: ``ok`` (data served, an empty day included), ``throttled`` (the client broke a limit: a quota
 violation), and error kinds: ``auth``, ``not_found``, ``not_entitled``, ``bad_request``, ``server_error``,
-``garbage``, ``timeout``, ``note`` (the last four are injected faults). The log holds no keys.
+``garbage``, ``timeout``, ``trickle``, ``note`` (the last five are injected faults). The log holds no keys.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Exchange, Queue
 
-from runtime.queues import QUEUES, queue_for_task, task_modules
+from runtime.queues import BY_NAME, QUEUES, queue_for_task, task_modules, time_limits
 from runtime.settings import Settings
 
 # RedBeat holds its lock for this long; a standby beat takes over at most this long after the active
@@ -23,11 +23,27 @@ def route_task(name, args, kwargs, options, task=None, **kw):
     return {"queue": queue, "routing_key": queue} if queue else None
 
 
+class TimeLimits:
+    """A Celery task annotation: each task's ``soft_time_limit`` and ``time_limit`` from its queue's
+    declaration (``runtime.queues``), below the broker's visibility timeout (``runtime.queues.time_limits``).
+    Messages carry no limits of their own (beat and the dispatcher send by name), so these apply."""
+
+    def __init__(self, visibility_timeout: float) -> None:
+        self.visibility_timeout = visibility_timeout
+
+    def annotate(self, task) -> dict | None:
+        spec = BY_NAME.get(queue_for_task(task.name) or "")
+        if spec is None:
+            return None
+        soft, hard = time_limits(spec, self.visibility_timeout)
+        return {"soft_time_limit": soft, "time_limit": hard}
+
+
 def celery_config(settings: Settings) -> dict:
     """Celery's configuration, derived from the settings and the queue declaration."""
     transport = {
         # A message not acked within this many seconds is delivered again (Redis broker).
-        # Longer than any task's run (fetch tasks wait at most quota_max_wait), never used for long ETAs.
+        # Longer than any task's hard time limit (see TimeLimits), never used for long ETAs.
         "visibility_timeout": settings.visibility_timeout_seconds,
     }
     return {
@@ -46,6 +62,8 @@ def celery_config(settings: Settings) -> dict:
         # Late acks + reject on lost worker: a killed worker's task runs again; tasks are idempotent.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
+        # Soft and hard time limits per queue, below the visibility timeout (a late task must not run twice).
+        "task_annotations": (TimeLimits(settings.visibility_timeout_seconds),),
         "worker_prefetch_multiplier": 1,
         "task_track_started": True,
         "task_send_sent_event": True,
