@@ -58,7 +58,7 @@ def single_process(url: str, seconds: float) -> None:
         noop = client.register_script("return {'1', '0', '0'}")
         plan = limiter._plan(provider, policy)
         keys = plan.keys
-        args = ["1", "30.0", "0.02", "", plan.count]
+        args = ["1", "30.0", "0.02", "", "0", plan.count]
         args += [
             x
             for limit, spec in plan.windows

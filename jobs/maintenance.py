@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from jobs import runs
 from jobs.feeder import feed_all
 from jobs.panels import load_panel, prune_cache
+from jobs.quotas import prune_journal
 from storage import active_symbols
 from storage import backup as storage_backup
+from storage.runs import prune_runs
 
 log = logging.getLogger("tickerbeat.maintenance")
 
 BACKUP_KEEP = 7  # nightly copies kept
 PANEL_KEEP_DAYS = 3  # cached panels are rebuilt from the database when older
+RUNS_KEEP = timedelta(days=8)  # closed durable runs, as long as the dispatcher keeps their ledgers
 
 
 def watchdog(ctx) -> dict:
-    """The dispatcher's hourly check: a feeder pass (reclaims lost releases, closes runs whose window
-    ended, releases what is due), then every open run still holding calls past its deadline is logged
-    with its counts, so admitted work left undone is never silent (``tickerbeat_dispatch_undone`` too)."""
-    fed = feed_all(ctx)
+    """The dispatcher's hourly check: a feeder pass (restores quota state and re-drives runs Redis lost,
+    reclaims lost releases, closes runs whose window ended, releases what is due), then every open run
+    still holding calls past its deadline is logged with its counts, so admitted work left undone is never
+    silent (``tickerbeat_dispatch_undone`` too). The quota journal and closed durable runs are pruned."""
+    fed = feed_all(ctx, redrive_now=True)
+    pruned = prune(ctx)
     now = ctx.backlog.now()
     undone = []
     for spec in ctx.backlog.open_runs():
@@ -33,7 +38,16 @@ def watchdog(ctx) -> dict:
                       spec.id, ledger.pending, now - (ledger.deadline or now), ledger.as_record())  # fmt: skip
     if any(r.get("in_line") or r.get("in_flight") for r in fed.values()):
         runs.kick()
-    return {"undone": undone, "fed": fed}
+    return {"undone": undone, "fed": fed, "pruned": pruned}
+
+
+def prune(ctx) -> dict:
+    """Drop what no longer matters: journal entries older than any window, durable runs closed for over
+    ``RUNS_KEEP`` (operators read recent ones)."""
+    grants = prune_journal(ctx)
+    with ctx.db.session() as s, s.begin():
+        closed = prune_runs(s, datetime.now(UTC) - RUNS_KEEP)
+    return {"journal": grants, "runs": closed}
 
 
 def database_upkeep(db) -> dict:

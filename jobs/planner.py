@@ -26,7 +26,6 @@ from ratelimits import capacity_within
 from runtime import keys
 from storage import (
     active_symbols,
-    add_api_usage,
     days_with_bars,
     last_bar_days,
     mark_stale,
@@ -34,6 +33,8 @@ from storage import (
     usage_for,
 )
 from storage import tiers as stored_tiers
+from storage.runs import close_run
+from storage.usage import set_run_usage
 
 log = logging.getLogger("tickerbeat.planner")
 
@@ -74,9 +75,12 @@ def record_plan(redis, day: str, what: str, summary: dict) -> dict:
 
 
 def record_run_usage(session, ledger) -> None:
-    """Add a finished run's outcomes (``dispatch.Ledger``; None: nothing) to ``api_usage`` for its day."""
+    """Set a finished run's outcomes (``dispatch.Ledger``; None: nothing) as the run's row of ``api_usage``
+    for its day: a callback that runs again counts nothing twice. Every run's callback does this first,
+    so it also closes the run's durable record (``done``: nothing more to re-drive if Redis loses it)."""
     if ledger is not None:
-        add_api_usage(session, ledger.provider, ledger.day, **ledger.usage())
+        set_run_usage(session, ledger.run_id, ledger.provider, ledger.day, **ledger.usage())
+        close_run(session, ledger.run_id)
 
 
 def stored_conservation_level(redis) -> int:

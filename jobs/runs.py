@@ -1,15 +1,18 @@
 """Runs of provider calls through the paced dispatcher (``dispatch/``), as the jobs use them.
 
-- ``submit``: admit a run's keys and wake the feeder (``tasks.dispatch.feed``), which lets them out to the
+- ``submit``: keep the run in the database (``storage.runs``: what Redis loses, ``jobs.redrive`` submits
+  again), admit its keys and wake the feeder (``tasks.dispatch.feed``), which lets them out to the
   provider's queue as the quota comes due.
 - ``call_dispatched``: what the task wrapper does around one released call: make it only while its release
   holds, then settle it exactly once (made, or back in line when deferred).
 - ``conclude``: what follows a settle or a closed window: carried keys go to the next run's line, stale
-  keys get a stale mark with the reason, a complete run fires its callback once.
+  keys get a stale mark with the reason, a complete run fires its callback once (``fire``), and its
+  durable record says so (closed when the callback has run).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 
@@ -18,6 +21,7 @@ from celery import current_app
 from dispatch import Release, RunSpec
 from jobs import names
 from storage import mark_stale
+from storage.runs import close_run, record_run
 
 log = logging.getLogger("tickerbeat.dispatch")
 
@@ -27,10 +31,20 @@ CARRY_SECONDS = 7 * 86400
 
 
 def submit(ctx, spec: RunSpec, keys: Sequence[str], planned: int | None = None) -> int:
-    """Admit ``keys`` as run ``spec`` (nothing if the run exists) and wake the feeder; returns the count."""
-    n = ctx.backlog.submit(spec, list(keys), planned)
+    """Keep run ``spec`` in the database first (so Redis cannot lose it unseen), then admit ``keys``
+    (nothing if the run exists) and wake the feeder; returns the count admitted (-1: it existed)."""
+    keys = list(keys)
+    with ctx.db.session() as s, s.begin():
+        record_run(s, json.loads(spec.to_json()), keys, len(keys) if planned is None else planned)
+    return admit(ctx, spec, keys, planned)
+
+
+def admit(ctx, spec: RunSpec, keys: list[str], planned: int | None = None) -> int:
+    """Admit ``keys`` as run ``spec`` in Redis (nothing if the run exists there) and wake the feeder, or
+    fire the callback of a run with nothing to call."""
+    n = ctx.backlog.submit(spec, keys, planned)
     if n == 0:  # nothing to call: the run is complete at once
-        fire(spec)
+        fire(ctx, spec)
     elif n > 0:
         kick()
     return n
@@ -46,10 +60,15 @@ def wake_bootstrap() -> None:
     current_app.send_task(names.BOOTSTRAP)
 
 
-def fire(spec: RunSpec) -> None:
-    """Send the run's callback (once per run: callers hold the ``done`` transition)."""
+def fire(ctx, spec: RunSpec) -> None:
+    """Send the run's callback (once per run: callers hold the ``done`` transition) and mark its durable
+    record ``fired`` (``done`` without a callback; the callback marks it done when it records the run's
+    usage: ``jobs.planner.record_run_usage``). Should the mark fail, the watchdog finds the run done in
+    Redis and fires again: callbacks are idempotent."""
     if spec.callback:
         current_app.send_task(spec.callback, kwargs={**spec.callback_kwargs, "run_id": spec.id})
+    with ctx.db.session() as s, s.begin():
+        close_run(s, spec.id, "fired" if spec.callback else "done")
 
 
 def call_dispatched(ctx, provider: str, member: str, run: Callable[[], object]) -> object:
@@ -82,7 +101,7 @@ def conclude(ctx, release: Release, settled, reason: str) -> None:
         if settled.what in ("carried", "stale"):
             expire(ctx, spec, [release.key], reason, settled.what)
         if settled.complete:
-            fire(spec)
+            fire(ctx, spec)
 
 
 def expire(ctx, spec: RunSpec, keys: Sequence[str], reason: str, what: str | None = None) -> None:

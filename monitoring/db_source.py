@@ -42,8 +42,9 @@ def _usage(session: Session, today: date, providers: list[str], out: Samples) ->
         )
     ).all()
     usage: Usage = {p: {} for p in providers}
-    for provider, when, calls in rows:
-        usage.setdefault(provider, {})[when] = calls
+    for provider, when, calls in rows:  # a day has one row per dispatch run: summed
+        days = usage.setdefault(provider, {})
+        days[when] = days.get(when, 0) + calls
     for provider, days in sorted(usage.items()):
         out.add("tickerbeat_api_usage_calls", days.get(today, 0), provider, "day")
         out.add("tickerbeat_api_usage_calls", sum(days.values()), provider, "month")

@@ -16,13 +16,16 @@ ARGV[2]    max_wait: seconds; a booking further away than this is refused and no
 ARGV[3]    guard: seconds added to every rolling window (jitter between grant and arrival at the provider)
            and to the start of a calendar period
 ARGV[4]    now override (epoch seconds) instead of TIME; "" in production, used by tests only
-ARGV[5]    n: number of windows
-ARGV[4+2i] limit of window i
-ARGV[5+2i] spec of window i: "r:<seconds>" (rolling) or "c:<start>,<start>,..." (calendar: ascending
+ARGV[5]    "1": decide only on a state marked restored (field `ready` of KEYS[1], set by restore.lua), else
+           answer "u"; "0": Redis is the only record (a limiter without a journal)
+ARGV[6]    n: number of windows
+ARGV[5+2i] limit of window i
+ARGV[6+2i] spec of window i: "r:<seconds>" (rolling) or "c:<start>,<start>,..." (calendar: ascending
            starts of consecutive periods, computed by the caller in the window's time zone)
 
 Returns {status, at, now}: status "1" = booked at `at` (the caller may call from then on), "0" = refused,
-`at` being the earliest instant it could have been booked ("inf" while blocked until unblocked). A refusal
+`at` being the earliest instant it could have been booked ("inf" while blocked until unblocked), "u" =
+not decided: the state is not marked restored (Redis lost it; nothing was read or written). A refusal
 only increments the `refused` counter.
 --]]
 
@@ -47,11 +50,12 @@ end
 local cost = tonumber(ARGV[1])
 local max_wait = tonumber(ARGV[2])
 local guard = tonumber(ARGV[3])
-local n = tonumber(ARGV[5])
+local n = tonumber(ARGV[6])
 
 -- The earliest instant: now, not before the last booking (FIFO), not before the end of a block.
 local t = now
-local state = redis.call('HMGET', KEYS[1], 'last', 'until')
+local state = redis.call('HMGET', KEYS[1], 'last', 'until', 'ready')
+if ARGV[5] == '1' and not state[3] then return {'u', fmt(now), fmt(now)} end
 if state[1] and tonumber(state[1]) > t then t = tonumber(state[1]) end
 if state[2] then
   local blocked = (state[2] == 'inf') and math.huge or tonumber(state[2])
@@ -62,8 +66,8 @@ end
 -- (the list is in booking order, which is time order).
 local windows = {}
 for i = 1, n do
-  local limit = tonumber(ARGV[4 + 2 * i])
-  local spec = ARGV[5 + 2 * i]
+  local limit = tonumber(ARGV[5 + 2 * i])
+  local spec = ARGV[6 + 2 * i]
   local key = KEYS[2 + i]
   if string.byte(spec, 1) == 114 then -- 'r'
     local seconds = tonumber(string.sub(spec, 3))

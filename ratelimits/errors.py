@@ -47,6 +47,11 @@ class QuotaUnavailable(QuotaError):
     """The quota store (Redis) cannot be reached or refused the decision: fail closed, make no call."""
 
 
+class QuotaNotRestored(QuotaUnavailable):
+    """The provider's quota state is not marked restored in Redis (it lost its data) and could not be
+    restored from the journal just now: fail closed, make no call (see ``ratelimits.restore``)."""
+
+
 class PoolTimeout(QuotaError):
     """No lease of a concurrency pool became free within the timeout."""
 

@@ -3,6 +3,10 @@
 One decision is one atomic run of ``acquire.lua`` on the Redis server's clock: every window of the policy
 is checked and booked together, callers are served in arrival order, and a caller that cannot go now is
 booked the earliest slot every window admits (a reservation, not a denial). See docs/quotas.md.
+
+Given a ``Journal`` (the workers' limiter), it also never decides on state Redis may have lost: each
+decision is journaled ahead (``ratelimits.restore``), the script refuses while the provider's state is not
+marked restored, and the limiter then restores it from the journal and decides again.
 """
 
 from __future__ import annotations
@@ -14,9 +18,14 @@ from dataclasses import dataclass
 
 import redis
 
-from ratelimits.errors import QuotaWait
+from ratelimits.errors import QuotaNotRestored, QuotaWait
+from ratelimits.journaling import Journaling
 from ratelimits.periods import starts_for_decision, throttle_until
 from ratelimits.policy import Policy
+from ratelimits.restore import (
+    Journal,
+    journaled,
+)
 from ratelimits.schedule import Bookings
 from ratelimits.stats import ProviderStats, read_stats
 from ratelimits.store import check_name, fail_closed, instant, lua, text, unavailable
@@ -52,24 +61,31 @@ class Decision:
 class _Plan:
     """What a decision for one provider and policy needs beyond the call's own arguments."""
 
-    __slots__ = ("keys", "windows", "max_cost", "count", "rolling_only", "tail")
+    __slots__ = ("keys", "windows", "max_cost", "count", "rolling_only", "tail", "journaled")
 
-    def __init__(self, keys: list[str], windows: list, max_cost: int, count: str, rolling_only: bool) -> None:
+    def __init__(self, keys: list[str], windows: list, max_cost: int, count: str, rolling_only: bool,
+                 journaled: bool) -> None:  # fmt: skip
         self.keys = keys
         self.windows = windows  # (limit text, "r:<seconds>" or the calendar Window)
         self.max_cost = max_cost
         self.count = count
         self.rolling_only = rolling_only
         self.tail = [x for limit, spec in windows for x in (limit, spec)] if rolling_only else []
+        self.journaled = journaled  # every decision journaled (a long window), else an activity lease
 
 
-class Limiter:
+class Limiter(Journaling):
     """Paces calls to providers under their policies, for every process that shares the Redis ``client``.
 
     ``guard`` (seconds, default 0.02) is added to every rolling window so that jitter between the grant and
     the call's arrival cannot land N+1 calls inside one window of a provider that counts on arrival.
     ``sleep`` (seconds -> None) is what ``acquire`` waits with. The client is injected, never built here;
     it may use ``decode_responses`` or not.
+
+    ``journal`` (a ``ratelimits.restore.Journal``, default None): the durable record of grants. With one,
+    every decision is journaled before it is made, and no decision is made on a provider's state until it
+    is marked restored (restored from the journal on demand, once, by whichever process needs it first).
+    Without one, Redis is the only record: fine for a library user whose Redis keeps its data.
     """
 
     def __init__(
@@ -79,6 +95,7 @@ class Limiter:
         guard: float = 0.02,
         key_prefix: str = "tickerbeat:quota",
         sleep: Callable[[float], None] = time.sleep,
+        journal: Journal | None = None,
     ) -> None:
         if not (isinstance(guard, int | float) and math.isfinite(guard) and guard >= 0):
             raise ValueError(f"guard must be a number of seconds >= 0, got {guard!r}")
@@ -88,9 +105,14 @@ class Limiter:
         self._sleep = sleep
         self._acquire_script = client.register_script(lua("acquire"))
         self._block_script = client.register_script(lua("block"))
+        self._restore_script = client.register_script(lua("restore"))
         self._registered: set[str] = set()
         self._plans: dict[tuple[str, Policy], _Plan] = {}
         self._guard_text = repr(self.guard)
+        self._journal = journal
+        self._ready_flag = "0" if journal is None else "1"
+        self._offset: float | None = None  # Redis clock - this process's clock (s), from the last decision
+        self._leases: dict[str, float] = {}  # provider -> end of this process's journaled activity lease
 
     def __repr__(self) -> str:
         return f"Limiter(key_prefix={self.key_prefix!r}, guard={self.guard:g})"
@@ -113,7 +135,9 @@ class Limiter:
             keys = [self.key(provider, "state"), self.key(provider, "stats")]
             keys += [self.key(provider, f"w:{w.identity}") for w in policy.windows]
             windows = [(str(w.limit), w if w.calendar else f"r:{w.seconds!r}") for w in policy.windows]
-            plan = _Plan(keys, windows, policy.max_cost, str(len(windows)), not policy.calendar)
+            plan = _Plan(
+                keys, windows, policy.max_cost, str(len(windows)), not policy.calendar, journaled(policy)
+            )
             if len(self._plans) > 1000:  # policies are few; never grow without bound
                 self._plans.clear()
             self._plans[(provider, policy)] = plan
@@ -150,11 +174,11 @@ class Limiter:
         if type(max_wait) not in (int, float) or not max_wait >= 0:  # also refuses NaN
             raise ValueError(f"max_wait must be a number of seconds >= 0, got {max_wait!r}")
         argv = [str(cost), repr(float(max_wait)) if max_wait < _FOREVER else "1e15", self._guard_text]
-        argv += ("" if test_now is None else repr(float(test_now)), plan.count)
+        argv += ("" if test_now is None else repr(float(test_now)), self._ready_flag, plan.count)
         if plan.rolling_only:
             argv += plan.tail
         else:
-            around = time.time() if test_now is None else test_now
+            around = self._clock() if test_now is None else test_now  # the Redis clock, not this host's
             for limit, spec in plan.windows:
                 if isinstance(spec, str):
                     argv += (limit, spec)
@@ -162,11 +186,35 @@ class Limiter:
                     argv += (limit, "c:" + ",".join(map(str, starts_for_decision(spec, around, max_wait))))
         if provider not in self._registered:
             self._register(provider)
+        ahead = None if self._journal is None else self._ahead(provider, plan, cost, max_wait, test_now)
+        status, at, now = self._run(provider, plan, argv)
+        if status == "u":  # Redis lost this provider's state: restore it from the journal, decide again
+            self._withdraw(provider, ahead)  # this decision is not made yet: the restore must not count it
+            self.restore(provider, policy)
+            ahead = self._ahead(provider, plan, cost, max_wait, test_now)
+            status, at, now = self._run(provider, plan, argv)
+        if test_now is None:
+            self._offset = now - time.time()
+        if status != "1" and ahead is not None and ahead.decision:
+            self._cancel(ahead.token)
+        if status == "u":
+            raise QuotaNotRestored(
+                f"the quota state of {provider!r} is not restored; no provider call may be made"
+            )
+        return status == "1", at, now
+
+    def _run(self, provider: str, plan: _Plan, argv: list[str]) -> tuple[str, float, float]:
         try:
             status, at, now = self._acquire_script(keys=plan.keys, args=argv)
-        except redis.RedisError as exc:  # fail closed: no grant
+        except redis.RedisError as exc:  # fail closed: no grant (a journaled decision stays counted)
             raise unavailable(f"deciding a call to {provider!r}", exc) from exc
-        return status in (b"1", "1"), float(at), float(now)
+        return text(status), float(at), float(now)
+
+    def _clock(self) -> float:
+        """The Redis clock as this process estimates it (epoch seconds), without a round trip."""
+        if self._offset is None:
+            self._offset = self._now() - time.time()
+        return time.time() + self._offset
 
     def reserve(self, provider: str, policy: Policy, cost: int = 1, max_wait: float = 30.0) -> Grant:
         """Book the earliest slot for ``cost`` calls without sleeping; ``Grant.wait`` is the seconds to wait.
@@ -282,13 +330,16 @@ class Limiter:
         with fail_closed(f"reading the bookings of {provider!r}"):
             pipe = self._client.pipeline(transaction=True)
             pipe.time()
-            pipe.hmget(keys[0], "last", "until")
+            pipe.hmget(keys[0], "last", "until", "ready")
             for window, key in zip(policy.windows, keys[2:], strict=True):
                 if window.calendar:
                     pipe.hgetall(key)
                 else:
                     pipe.lrange(key, 0, -1)
-            (seconds, micros), (last, until), *states = pipe.execute()
+            (seconds, micros), (last, until, ready), *states = pipe.execute()
+        if ready is None and self._journal is not None:
+            self.restore(provider, policy)  # (or found restored meanwhile by another process)
+            return self.bookings(provider, policy)  # what the next decision will see, not an empty quota
         now = seconds + micros / 1e6
         booked = Bookings(last=instant(last) or -math.inf)
         until = instant(until)

@@ -20,6 +20,7 @@ from dispatch import Backlog
 from providers import CLIENTS, ProviderConfig
 from runtime.settings import Settings, load
 from storage import Database
+from storage.usage import GrantJournal
 
 # HTTP connections kept per provider session: a worker process makes one call at a time.
 _POOL_CONNECTIONS = 4
@@ -39,7 +40,11 @@ class Resources:
 
     @cached_property
     def limiter(self) -> ratelimits.Limiter:
-        return ratelimits.Limiter(self.redis, guard=self.settings.quota_guard_seconds)
+        """The quota engine, journaling its grants in the database: Redis losing its data cannot make it
+        grant a day's quota twice (``ratelimits.restore``)."""
+        return ratelimits.Limiter(
+            self.redis, guard=self.settings.quota_guard_seconds, journal=GrantJournal(self.db)
+        )
 
     @cached_property
     def backlog(self) -> Backlog:

