@@ -21,7 +21,7 @@ from storage.rows import jsonable, normalise, spec_for
 from storage.types import as_utc
 from storage.upsert import write_rows
 
-_USAGE = spec_for(ApiUsage.__table__)
+USAGE_SPEC = spec_for(ApiUsage.__table__)
 _RUNS = spec_for(PipelineRun.__table__)
 RUN_STATUSES = ("running", "ok", "partial", "failed")
 
@@ -38,15 +38,22 @@ def add_api_usage(session: Session, provider: str, day: date | str, **counts: in
     One atomic statement (``INSERT ... ON CONFLICT DO UPDATE SET n = n + new``): concurrent workers
     never lose an increment.
     """
+    return write_rows(session, ApiUsage.__table__, USAGE_SPEC.keys, usage_rows(provider, day, "", counts),
+                      add=USAGE_COUNTS)  # fmt: skip
+
+
+def usage_rows(provider: str, day: date | str, run_id: str, counts: dict[str, int]) -> list[dict]:
+    """The one ``api_usage`` row for ``counts`` (checked: known names, non-negative whole numbers; missing
+    ones are 0), normalised for ``write_rows``; ``StorageError`` otherwise."""
     unknown = sorted(set(counts) - set(USAGE_COUNTS))
     if unknown:
         raise StorageError(f"api_usage: unknown count(s) {', '.join(unknown)}; use {', '.join(USAGE_COUNTS)}")
     for name, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise StorageError(f"api_usage: {name} must be a non-negative integer, got {value!r}")
-    row = {"provider": provider, "day": day, "run_id": "", **{n: counts.get(n, 0) for n in USAGE_COUNTS}}
-    (rows,) = normalise(_USAGE, [row])
-    return write_rows(session, ApiUsage.__table__, _USAGE.keys, rows, add=USAGE_COUNTS)
+    row = {"provider": provider, "day": day, "run_id": run_id, **{n: counts.get(n, 0) for n in USAGE_COUNTS}}
+    (rows,) = normalise(USAGE_SPEC, [row])
+    return rows
 
 
 def record_run_start(

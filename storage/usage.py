@@ -17,12 +17,10 @@ from datetime import date
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from storage.bookkeeping import USAGE_SPEC, usage_rows
 from storage.errors import StorageError
-from storage.models import USAGE_COUNTS, ApiUsage, QuotaGrant
-from storage.rows import normalise, spec_for
+from storage.models import ApiUsage, QuotaGrant
 from storage.upsert import write_rows
-
-_USAGE = spec_for(ApiUsage.__table__)
 
 
 def set_run_usage(session: Session, run_id: str, provider: str, day: date | str, **counts: int) -> int:
@@ -33,15 +31,7 @@ def set_run_usage(session: Session, run_id: str, provider: str, day: date | str,
     run's ledger does)."""
     if not run_id:
         raise StorageError("api_usage: a run's usage needs its run id (counts without a run: add_api_usage)")
-    unknown = sorted(set(counts) - set(USAGE_COUNTS))
-    if unknown:
-        raise StorageError(f"api_usage: unknown count(s) {', '.join(unknown)}; use {', '.join(USAGE_COUNTS)}")
-    for name, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise StorageError(f"api_usage: {name} must be a non-negative integer, got {value!r}")
-    row = {"provider": provider, "day": day, "run_id": run_id, **{n: counts.get(n, 0) for n in USAGE_COUNTS}}
-    (rows,) = normalise(_USAGE, [row])
-    return write_rows(session, ApiUsage.__table__, _USAGE.keys, rows)
+    return write_rows(session, ApiUsage.__table__, USAGE_SPEC.keys, usage_rows(provider, day, run_id, counts))
 
 
 class GrantJournal:

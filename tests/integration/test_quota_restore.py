@@ -17,16 +17,12 @@ from ratelimits import Limiter, QuotaUnavailable, QuotaWait, journaled, parse_po
 from ratelimits.periods import next_reset
 from ratelimits.restore import CLOCK_MARGIN_SECONDS
 from ratelimits.schedule import earliest_schedule, next_slot
+from runtime.plans import PROVIDER_PLANS
 from storage import Database
 from storage.models import QuotaGrant
 from storage.usage import GrantJournal
 
-FREE = {
-    "finnhub": "30/second, 60/minute",
-    "polygon": "5/minute",
-    "yahoo": "1/second, 30/minute, 1000/day",
-    "alphavantage": "1/second, 25/day, 25/day@America/New_York",
-}
+FREE = {provider: plans["free"].policy for provider, plans in PROVIDER_PLANS.items()}  # the free tiers
 GUARD = 0.25
 WAIT = 3 * 86400.0  # a decision that may wait (to see when the next call would go)
 # Grants before the loss: past a window of each binding limit (Yahoo's day cap is the pure test's; here its

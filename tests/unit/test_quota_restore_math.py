@@ -14,13 +14,9 @@ from ratelimits import parse_policy
 from ratelimits.periods import current_period
 from ratelimits.restore import CLOCK_MARGIN_SECONDS, LEASE_SECONDS, full, journaled, rebuild, restored
 from ratelimits.schedule import Bookings, book, next_slot
+from runtime.plans import PROVIDER_PLANS
 
-FREE = {
-    "finnhub": "30/second, 60/minute",
-    "polygon": "5/minute",
-    "yahoo": "1/second, 30/minute, 1000/day",
-    "alphavantage": "1/second, 25/day, 25/day@America/New_York",
-}
+FREE = {provider: plans["free"].policy for provider, plans in PROVIDER_PLANS.items()}  # the free tiers
 GUARD = 0.25
 MAX_WAIT = 30.0
 T0 = 1_795_000_000.0  # 2026-11-18, a Wednesday
