@@ -123,7 +123,8 @@ METRICS: tuple[Metric, ...] = (
     _m(PIPELINE, "tickerbeat_task_duration_seconds", "histogram", "task queue", "Run time of task runs."),
     _m(PIPELINE, "tickerbeat_dead_letters_total", "counter", "task queue",
        "Messages kept as dead letters instead of run again: delivered more than TICKERBEAT_MAX_DELIVERIES "
-       "times, their worker dying each time (python -m stack.ops dead-letters)."),
+       "times, their worker dying each time (python -m stack.ops dead-letters); 0 per queue, task empty, "
+       "before the first."),
     _m(PIPELINE, "tickerbeat_queue_messages", "gauge", "queue", "Messages waiting in the queue (broker)."),
     _m(PIPELINE, "tickerbeat_queue_unacked_messages", "gauge", "queue",
        "Messages delivered to a worker and not yet acknowledged (running or reserved)."),

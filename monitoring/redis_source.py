@@ -18,7 +18,7 @@ from monitoring import ledgers, recording
 from monitoring.samples import Samples
 from ratelimits import Limiter, Policy
 from runtime import keys
-from runtime.queues import PROVIDERS
+from runtime.queues import PROVIDERS, QUEUE_NAMES
 
 log = logging.getLogger("tickerbeat.exporter")
 
@@ -51,7 +51,13 @@ def read_metrics(r, beat=None) -> Samples:
         out.histogram("tickerbeat_api_call_duration_seconds", labels, buckets, total)
     for labels, n in sorted(recording.counts(tasks, 3).items()):
         out.add("tickerbeat_tasks_total", n, *labels)
-    for labels, n in sorted(recording.counts(r.hgetall(recording.DEAD_LETTERS_KEY), 2).items()):
+    # A zero series per queue (task label empty) from the start, so rate() and alerts see the metric before
+    # the first dead letter; each dead-lettered task then has its own series.
+    letters = {
+        **{("", q): 0.0 for q in QUEUE_NAMES},
+        **recording.counts(r.hgetall(recording.DEAD_LETTERS_KEY), 2),
+    }
+    for labels, n in sorted(letters.items()):
         out.add("tickerbeat_dead_letters_total", n, *labels)
     for labels, (buckets, total) in sorted(
         recording.cumulative(task_seconds, recording.TASK_BUCKETS, 2).items()

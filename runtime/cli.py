@@ -84,6 +84,8 @@ def describe(exc: BaseException) -> str | None:
     from storage.engine import redact
     from storage.errors import StorageError
 
+    if isinstance(exc, QuotaUnavailable) and isinstance(exc.__cause__, OperationalError | StorageError):
+        exc = exc.__cause__  # the quota journal's database, not Redis, is what failed
     if isinstance(exc, SettingsError):
         line = f"tickerbeat: configuration error: {_first(exc)}"
     elif isinstance(exc, UsageError):
@@ -97,7 +99,10 @@ def describe(exc: BaseException) -> str | None:
     elif isinstance(exc, OperationalError):
         url = os.environ.get("DATABASE_URL") or BY_NAME["DATABASE_URL"].default
         line = (
-            f"tickerbeat: cannot reach the database {url} ({_first(getattr(exc, 'orig', None) or exc)}); "
+            f"tickerbeat: the database {url} lacks tickerbeat's schema ({_first(getattr(exc, 'orig', None) or exc)})"
+            "; run `make migrate` (a worker also migrates it when it starts)"
+            if "no such table" in str(exc) or ('relation "' in str(exc) and "does not exist" in str(exc))
+            else f"tickerbeat: cannot reach the database {url} ({_first(getattr(exc, 'orig', None) or exc)}); "
             "check DATABASE_URL and that the database server is running"
         )
     elif isinstance(exc, StorageError):

@@ -95,6 +95,7 @@ MAKE_TARGETS: dict[str, Case] = {
     "plan": Case(("plan", "DAY=notaday"), "'notaday'"),
     "pause": Case(("pause", "P=nope"), "unknown provider 'nope'"),
     "resume": Case(("resume", "P=nope"), "unknown provider 'nope'"),
+    "dead-letters": Case(("dead-letters", "SHOW=abc"), "argument id: invalid int value: 'abc'"),
     "backup": _config(("backup",), MYSQL, MYSQL_SAY),
     "restore": _config(("restore", "FILE=var/backups/x.sqlite3"), MYSQL, MYSQL_SAY),
     "clean-logs": Case(("clean-logs", "LOG_KEEP_DAYS=-1"), "--keep-days must be >= 0"),

@@ -20,13 +20,20 @@ from dispatch import Backlog, RunSpec
 from runtime.plans import PROVIDER_PLANS
 from runtime.queues import BY_NAME, PROVIDERS, QUEUE_NAMES
 from stack.workers import ProcessSet, worker_command
+from storage.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = "2026-11-25"  # a Wednesday session
 
 
-def _env(redis_url: str, tmp_path: Path) -> dict:
-    return {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'db' / 'tb.db'}"}
+def _env(redis_url: str, tmp_path: Path, migrated: bool = False) -> dict:
+    """The operator's environment. ``migrated``: the database exists with its schema, as once a worker has
+    started (reading the quotas may restore them from the quota journal, which lives there)."""
+    url = f"sqlite:///{tmp_path / 'db' / 'tb.db'}"
+    if migrated:
+        (tmp_path / "db").mkdir(exist_ok=True)
+        upgrade(url)
+    return {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": url}
 
 
 def ops(env: dict, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -49,7 +56,7 @@ def test_quotas_show_calls_acquired_through_the_limiter_and_the_line(redis_url, 
         limiter.acquire("finnhub", _policy("finnhub"), max_wait=1.0)
     Backlog(redis_client).submit(RunSpec("sweep", "finnhub", "tasks.finnhub.fetch_quote", "symbol", DAY,
                                          kind="finnhub.refresh"), ["A", "B", "C", "D"])  # fmt: skip
-    env = _env(redis_url, tmp_path)
+    env = _env(redis_url, tmp_path, migrated=True)
 
     done = ops(env, "quotas")
     assert done.returncode == 0, done.stderr
@@ -64,11 +71,10 @@ def test_quotas_show_calls_acquired_through_the_limiter_and_the_line(redis_url, 
     assert set(reply) == {"finnhub"}
     used = {w["window"]: w["used"] for w in reply["finnhub"]["windows"]}
     assert used["60/minute"] == 3 and reply["finnhub"]["granted"] == 3 and not reply["finnhub"]["blocked"]
-    assert not (tmp_path / "db").exists()  # reading the quotas creates no database
 
 
 def test_pause_pauses_and_resume_round_trip_through_the_workers_limiter(redis_url, redis_client, tmp_path):
-    env = _env(redis_url, tmp_path)
+    env = _env(redis_url, tmp_path, migrated=True)
     limiter = ratelimits.Limiter(redis_client)
     assert ops(env, "pauses").stdout.strip() == "no provider is paused or blocked"
 
@@ -149,7 +155,7 @@ def test_make_inspect_without_workers_shows_the_quotas_and_who_did_not_reply(
 ):
     ratelimits.Limiter(redis_client).acquire("yahoo", _policy("yahoo"), max_wait=1.0)
     done = subprocess.run(["make", "-s", "--no-print-directory", "inspect", "INSPECT_TIMEOUT=2"], cwd=ROOT,
-                          env={**_env(redis_url, tmp_path), "MAKEFLAGS": ""}, capture_output=True, text=True,
+                          env={**_env(redis_url, tmp_path, migrated=True), "MAKEFLAGS": ""}, capture_output=True, text=True,
                           timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "1 granted" in _line(done.stdout, "yahoo ")

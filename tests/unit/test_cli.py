@@ -60,6 +60,30 @@ def test_an_unreachable_database_names_what_was_tried_without_the_password(capsy
     assert "hunter2" not in line and "check DATABASE_URL" in line
 
 
+def test_a_quota_journal_without_its_table_says_to_migrate_not_that_redis_is_down(
+    capsys, monkeypatch, tmp_path
+):
+    from ratelimits import QuotaUnavailable
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    def journal_read() -> None:
+        with create_engine(url).connect() as connection:
+            try:
+                connection.execute(text("SELECT * FROM quota_grants"))
+            except Exception as exc:
+                raise QuotaUnavailable("quota journal unavailable while restoring 'yahoo'") from exc
+
+    assert outcome(journal_read) == 2
+    line = _line(capsys)
+    assert (
+        line.startswith(f"tickerbeat: the database {url} lacks tickerbeat's schema (")
+        and "make migrate" in line
+    )
+    assert "Redis" not in line
+
+
 def test_a_storage_error_is_one_line(capsys, tmp_path):
     from storage.migrate import upgrade
 
